@@ -1,0 +1,3 @@
+from srcbuild.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from srcbuild.builders.base import Builder
+from srcbuild.recipe import Recipe, Step
+
+
+class Make(Builder):
+    """Plain make: built in a private copy of the source (most Makefiles cannot build out of tree)."""
+
+    name = "make"
+
+    @classmethod
+    def needs_copy(cls, recipe: Recipe, source_dir: Path) -> bool:
+        return bool(recipe.build.get("in_source", True))
+
+    def build(self) -> list[Step]:
+        c = self.ctx
+        return [["make", f"-j{c.jobs}", f"PREFIX={c.prefix}", *c.args("make_args")]]
+
+    def install(self) -> list[Step]:
+        c = self.ctx
+        return [["make", "install", f"PREFIX={c.prefix}", f"DESTDIR={c.destdir}",
+                 *c.args("make_args"), *c.args("install_args")]]

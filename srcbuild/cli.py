@@ -1,0 +1,191 @@
+"""Parse arguments, call the API, map errors to exit codes. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from srcbuild import __version__, api
+from srcbuild.buildenv import prefix_dirs, shell_exports
+from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED, BuildError, SrcbuildError, \
+    UsageError
+from srcbuild.ui import Events, error, make_reporter
+
+COMMANDS = ("install", "plan", "list", "info", "fetch", "env", "uninstall")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help="recipe names")
+    p.add_argument("--prefix", type=Path, default=None,
+                   help="install prefix (default: $SRCBUILD_PREFIX or ~/.local/srcbuild)")
+    p.add_argument("--recipes", type=Path, action="append", default=[], metavar="DIR",
+                   help="a recipe folder searched before the built-in recipes/ (repeatable)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a recipe option (RECIPE.NAME=VALUE for one recipe)")
+    p.add_argument("--from-source", action="append", default=[], metavar="NAME|all",
+                   help="build this recipe even when the system satisfies it")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--offline", action="store_true", help="never touch the network")
+    p.add_argument("--mirror", type=Path, action="append", default=[], metavar="DIR",
+                   help="a folder of sources laid out like the cache (SHA256/FILE)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="srcbuild", description="Build software from source into a prefix, reproducibly. "
+        "`srcbuild NAME` is short for `srcbuild install NAME`.")
+    top.add_argument("--version", action="version", version=f"srcbuild {__version__}")
+    sub = top.add_subparsers(dest="command")
+    for name, text in (("install", "build what is missing and install it"),
+                       ("plan", "print the order and the reason for each step; build nothing"),
+                       ("fetch", "fetch and verify the sources of the whole graph")):
+        _common(sub.add_parser(name, help=text))
+    p = sub.add_parser("list", help="list the recipes")
+    p.add_argument("--recipes", type=Path, action="append", default=[])
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="show one recipe")
+    p.add_argument("name")
+    p.add_argument("--recipes", type=Path, action="append", default=[])
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("env", help="print shell exports for a prefix")
+    p.add_argument("--prefix", type=Path, default=None)
+    p.add_argument("--shell", choices=("sh", "bash", "zsh", "fish"), default="sh")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("uninstall", help="remove exactly the files a package installed")
+    p.add_argument("name")
+    p.add_argument("--prefix", type=Path, default=None)
+    return top
+
+
+def request(args: argparse.Namespace) -> api.Request:
+    options = {}
+    for item in args.option:
+        if "=" not in item:
+            raise UsageError(f"-o {item!r} is not NAME=VALUE.", "For example -o targets=x86_64-softmmu.")
+        k, v = item.split("=", 1)
+        options[k.strip()] = v
+    req = api.Request(targets=list(args.names), recipe_dirs=list(args.recipes), jobs=args.jobs,
+                      options=options, from_source=set(args.from_source),
+                      offline=args.offline, mirrors=list(args.mirror),
+                      keep_build=args.keep_build)
+    if args.prefix is not None:
+        req.prefix = args.prefix
+    if args.cache_dir is not None:
+        req.cache_dir = args.cache_dir
+    return req
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        argv.insert(0, "install")
+    args = parser().parse_args(argv)
+    if args.command is None:
+        parser().print_help()
+        return EXIT_OK
+    try:
+        return COMMAND_TABLE[args.command](args)
+    except BuildError as e:
+        if e.tail:
+            sys.stderr.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
+        error(str(e))
+        return e.exit_code
+    except SrcbuildError as e:
+        error(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        error("interrupted; the prefix holds only packages that finished.")
+        return EXIT_FAILED
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    events = Events()
+    events.subscribe(make_reporter(args.json, args.quiet))
+    api.install(request(args), events)
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    graph = api.resolve(request(args))
+    if args.json:
+        print(json.dumps(graph.to_json(), indent=1))
+    else:
+        print(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
+        for i, name in enumerate(graph.order, 1):
+            n = graph.nodes[name]
+            print(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
+        print("Requirements:")
+        for r in graph.resolutions:
+            v = f" {r.version}" if r.version else ""
+            print(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
+                  + ("" if r.satisfied_by != "missing" else f" ({r.reason})"))
+    return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    events = Events()
+    events.subscribe(make_reporter(args.json, args.quiet))
+    api.fetch(request(args), events)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    book = api.Request(targets=[], recipe_dirs=args.recipes).book()
+    recipes = book.all()
+    if args.json:
+        print(json.dumps([{"name": r.name, "version": r.version, "kind": r.kind,
+                           "system": r.system, "summary": r.summary, "path": str(r.path)}
+                          for r in recipes], indent=1))
+        return EXIT_OK
+    width = max((len(r.name) for r in recipes), default=4)
+    for r in recipes:
+        kind = "group" if r.is_group else r.system
+        print(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    r = api.Request(targets=[], recipe_dirs=args.recipes).book().get(args.name)
+    info = {"name": r.name, "version": r.version, "kind": r.kind, "summary": r.summary,
+            "homepage": r.homepage, "license": r.license, "path": str(r.path),
+            "build system": r.system, "requires": list(r.requires), "tools": list(r.tools),
+            "provides": list(r.provides),
+            "sources": [s.describe() for s in r.sources],
+            "options": {o.name: {"default": o.default, "help": o.help} for o in r.options}}
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return EXIT_OK
+    for key, value in info.items():
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k}={v['default']} ({v['help']})" for k, v in value.items()) or "-"
+        print(f"{key + ':':<14} {value}")
+    return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    prefix = (args.prefix or api.default_prefix()).resolve()
+    if args.json:
+        print(json.dumps(prefix_dirs(prefix), indent=1))
+    else:
+        sys.stdout.write(shell_exports(prefix, "fish" if args.shell == "fish" else "sh"))
+    return EXIT_OK
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    prefix = args.prefix or api.default_prefix()
+    removed = api.uninstall(prefix, args.name)
+    print(f"Removed {args.name}: {len(removed)} file(s) from {prefix.resolve()}.")
+    return EXIT_OK
+
+
+COMMAND_TABLE = {"install": cmd_install, "plan": cmd_plan, "fetch": cmd_fetch, "list": cmd_list,
+                 "info": cmd_info, "env": cmd_env, "uninstall": cmd_uninstall}

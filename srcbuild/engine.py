@@ -1,0 +1,212 @@
+"""Walk a resolved graph: fetch, stage-build, check and merge each package that needs it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srcbuild import builders
+from srcbuild.buildenv import check_env, prefix_env
+from srcbuild.errors import BuildError, SrcbuildError
+from srcbuild.fetch import Fetched, SourceCache
+from srcbuild.install import merge
+from srcbuild.recipe import Recipe, Step, render
+from srcbuild.resolve import Graph, Node
+from srcbuild.runner import describe, run
+from srcbuild.state import Installed, PrefixState
+from srcbuild.ui import Events
+
+TAIL_LINES = 40
+
+
+@dataclass
+class Settings:
+    prefix: Path
+    cache_dir: Path
+    jobs: int = 1
+    offline: bool = False
+    mirrors: list[Path] = field(default_factory=list)
+    keep_build: bool = False
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class Outcome:
+    recipe: str
+    version: str
+    status: str  # built | installed | skipped | failed | not started
+    seconds: float = 0.0
+
+
+def check_steps(recipe: Recipe, entries: tuple[Any, ...], context: dict[str, Any],
+                key: str = "check") -> list[Step]:
+    """A check string is split like a shell would split it, but never run by one."""
+    out: list[Step] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append(shlex.split(render(entry, context, f"{recipe.path} {key}")))
+        else:
+            out.append([render(a, context, f"{recipe.path} {key}") for a in entry])
+    return out
+
+
+class Engine:
+    def __init__(self, settings: Settings, events: Events) -> None:
+        self.s = settings
+        self.events = events
+        self.state = PrefixState(settings.prefix)
+        self.cache = SourceCache(settings.cache_dir / "", settings.mirrors, settings.offline,
+                                 log=lambda m: events.emit("message", text=f"    {m}"))
+
+    def work_dir(self, node: Node) -> Path:
+        return self.s.cache_dir / "work" / f"{node.name}-{node.build_hash[:12]}"
+
+    def log_dir(self, node: Node) -> Path:
+        return self.s.cache_dir / "logs" / node.name
+
+    # -- the run ---------------------------------------------------------------------------
+    def install(self, graph: Graph) -> list[Outcome]:
+        todo = [n for n in graph.order if graph.nodes[n].action == "build"]
+        outcomes = {n: Outcome(n, graph.nodes[n].recipe.version,
+                               {"installed": "installed", "skip": "skipped"}.get(
+                                   graph.nodes[n].action, "not started"))
+                    for n in graph.order}
+        failed: SrcbuildError | None = None
+        for i, name in enumerate(todo, 1):
+            node = graph.nodes[name]
+            start = time.monotonic()
+            self.events.emit("package_start", recipe=name, version=node.recipe.version,
+                             index=i, total=len(todo), build_hash=node.build_hash)
+            try:
+                self.build_one(node)
+            except SrcbuildError as e:
+                outcomes[name].status = "failed"
+                outcomes[name].seconds = time.monotonic() - start
+                self.events.emit("package_end", recipe=name, status="failed",
+                                 seconds=round(outcomes[name].seconds, 3))
+                failed = e
+                break
+            outcomes[name].status = "built"
+            outcomes[name].seconds = time.monotonic() - start
+            self.events.emit("package_end", recipe=name, status="built",
+                             seconds=round(outcomes[name].seconds, 3))
+        self.events.emit("summary", ok=failed is None, packages=[
+            {"recipe": o.recipe, "version": o.version, "status": o.status,
+             "seconds": round(o.seconds, 3)}
+            for o in outcomes.values() if o.status not in ("installed", "skipped")])
+        if failed:
+            raise failed
+        return list(outcomes.values())
+
+    def build_one(self, node: Node) -> None:
+        recipe = node.recipe
+        work = self.work_dir(node)
+        logs = self.log_dir(node)
+        if logs.exists():
+            shutil.rmtree(logs)
+        logs.mkdir(parents=True)
+        if work.exists():
+            shutil.rmtree(work)
+        build_dir, destdir = work / "build", work / "stage"
+        destdir.mkdir(parents=True)
+
+        if recipe.is_group:
+            self._check(node, build_dir, destdir, logs, source=None)
+            self._merge(node, destdir, None)
+            shutil.rmtree(work, ignore_errors=True)
+            return
+
+        self._step(node, "fetch")
+        t0 = time.monotonic()
+        fetched = self.cache.prepare(recipe, lambda top: self._patch(recipe, top, logs))
+        self.events.emit("step_end", recipe=node.name, step="fetch",
+                         seconds=round(time.monotonic() - t0, 3), source=fetched.source.kind)
+        cls = builders.BUILDERS[recipe.system]
+        source_dir = fetched.source_dir
+        if cls.needs_copy(recipe, source_dir):
+            builders.base.copy_source(source_dir, build_dir)
+            source_dir = build_dir
+        ctx = builders.BuildContext(recipe, node.options, self.s.prefix, source_dir, build_dir,
+                                    destdir, self.s.jobs)
+        builder = cls(ctx)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        env = prefix_env(self.s.prefix, self.s.environ,
+                         compiler_flags=recipe.system != "kbuild")
+        env["SOURCE_DATE_EPOCH"] = str(fetched.epoch)
+        env.update(builder.env())
+        for key, value in recipe.build.get("env", {}).items():
+            env[key] = ctx.render(value, f"env.{key}")
+        for phase in builders.base.PHASES:
+            steps = builder.steps(phase)
+            if steps:
+                self._run_phase(node, phase, steps, build_dir, env, logs / f"{phase}.log")
+        self._check(node, build_dir, destdir, logs, source=fetched, ctx=ctx)
+        self._merge(node, destdir, fetched)
+        if not self.s.keep_build:
+            shutil.rmtree(work, ignore_errors=True)
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _step(self, node: Node, step: str, **data: Any) -> None:
+        self.events.emit("step_start", recipe=node.name, step=step, **data)
+
+    def _run_phase(self, node: Node, phase: str, steps: list[Step], cwd: Path,
+                   env: dict[str, str], log: Path) -> None:
+        self._step(node, phase)
+        t0 = time.monotonic()
+        for step in steps:
+            result = run(step, cwd, env, log, on_line=lambda line: self.events.emit(
+                "line", recipe=node.name, text=line), tail_lines=TAIL_LINES)
+            if result.returncode != 0:
+                self.events.emit("step_end", recipe=node.name, step=phase, ok=False,
+                                 seconds=round(time.monotonic() - t0, 3), log=str(log))
+                raise BuildError(
+                    f"{node.name} {node.recipe.version}: the {phase} step `{describe(step)}` "
+                    f"failed with exit status {result.returncode}. The prefix "
+                    f"{self.s.prefix} was left as it was.",
+                    f"Full log: {log}", log_path=str(log), tail=result.tail)
+        self.events.emit("step_end", recipe=node.name, step=phase, ok=True,
+                         seconds=round(time.monotonic() - t0, 3), log=str(log))
+
+    def _patch(self, recipe: Recipe, top: Path, logs: Path) -> None:
+        for patch in recipe.patches:
+            log = logs / "patch.log"
+            result = run(["patch", "-p1", "--forward", "--batch", "-i", str(patch)], top,
+                         dict(self.s.environ), log)
+            if result.returncode != 0:
+                raise BuildError(f"Patch {patch} of {recipe.name} does not apply.",
+                                 f"Full log: {log}", log_path=str(log), tail=result.tail)
+
+    def _check(self, node: Node, build_dir: Path, destdir: Path, logs: Path,
+               source: Fetched | None, ctx: builders.BuildContext | None = None) -> None:
+        recipe = node.recipe
+        if not recipe.check:
+            return
+        stage = Path(str(destdir) + str(self.s.prefix))
+        context = ctx.template_vars() if ctx else {
+            "name": recipe.name, "version": recipe.version, "prefix": str(self.s.prefix),
+            "jobs": self.s.jobs, "options": node.options, "source_dir": "",
+            "build_dir": str(build_dir), "destdir": str(destdir), "stage": str(stage),
+            "recipe_dir": str(recipe.path.parent)}
+        env = check_env(self.s.prefix, stage, self.s.environ)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        self._run_phase(node, "check", check_steps(recipe, recipe.check, context), build_dir,
+                        env, logs / "check.log")
+
+    def _merge(self, node: Node, destdir: Path, fetched: Fetched | None) -> None:
+        self._step(node, "merge")
+        t0 = time.monotonic()
+        source = {}
+        if fetched is not None:
+            source = {"kind": fetched.source.kind, "location": fetched.source.location,
+                      "sha256": fetched.sha256}
+        merge(destdir, self.s.prefix, Installed(
+            name=node.name, version=node.recipe.version, build_hash=node.build_hash,
+            provides=tuple(str(p) for p in node.provides), requires=tuple(node.runtime_deps),
+            options=node.options, source=source, installed_at=time.time()), self.state)
+        self.events.emit("step_end", recipe=node.name, step="merge", ok=True,
+                         seconds=round(time.monotonic() - t0, 3))

@@ -1,0 +1,261 @@
+"""Sources: url / debian / path, a cache keyed by sha256, verification and safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from srcbuild.errors import FetchError
+from srcbuild.recipe import Recipe, Source
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst",
+                    ".tar.lzma", ".tar")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A verified source: the archive in the cache (None for a local folder) and its tree."""
+
+    source: Source
+    sha256: str
+    archive: Path | None
+    source_dir: Path
+    epoch: int  # SOURCE_DATE_EPOCH: the recipe's, else the newest member of the archive
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class SourceCache:
+    """``CACHE/sources/SHA256/FILE`` for archives and ``CACHE/src/KEY/`` for extracted trees."""
+
+    def __init__(self, root: Path, mirrors: list[Path] | None = None, offline: bool = False,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.root = root
+        self.mirrors = mirrors or []
+        self.offline = offline
+        self.log = log or (lambda message: None)
+
+    def cached(self, sha256: str) -> Path | None:
+        for base in [self.root / "sources"] + self.mirrors:
+            d = base / sha256
+            if d.is_dir():
+                for f in sorted(d.iterdir()):
+                    if f.is_file() and not f.name.startswith("."):
+                        return f
+        return None
+
+    # -- fetching ------------------------------------------------------------------------
+    def fetch(self, recipe: Recipe) -> tuple[Source, Path | None, str]:
+        """Try the recipe's sources in order; return the first that is fetched and verified."""
+        errors = []
+        for source in recipe.sources:
+            try:
+                if source.kind == "path":
+                    p = Path(source.location)
+                    if not p.exists():
+                        raise FetchError(f"the local path {p} does not exist")
+                    return source, (p if p.is_file() else None), ""
+                hit = self.cached(source.sha256)
+                if hit is not None:
+                    if hit.parent.parent != self.root / "sources":
+                        hit = self._store_verified(hit, source.sha256, hit.name)
+                    return source, hit, source.sha256
+                if self.offline:
+                    raise FetchError("not in the cache or a mirror, and --offline forbids the "
+                                     "network")
+                if source.kind == "url":
+                    path = self._download_any((source.location,) + source.mirrors, source)
+                else:
+                    path = self._download_debian(source)
+                return source, path, source.sha256
+            except FetchError as e:
+                errors.append(f"{source.describe()}: {e.message}")
+        tried = "; ".join(errors) or "the recipe has no [[source]]"
+        hint = ("Put the file in a mirror folder (srcbuild mirror) and pass --mirror DIR."
+                if self.offline else
+                "Check the network, or fetch the file by hand and place it in "
+                f"{self.root / 'sources'}/SHA256/.")
+        raise FetchError(f"No source of {recipe.name} ({recipe.path}) could be fetched: {tried}.",
+                         hint)
+
+    def _download_any(self, urls: tuple[str, ...], source: Source) -> Path:
+        errors = []
+        for url in urls:
+            name = source.filename or os.path.basename(url.split("?")[0]) or "source"
+            try:
+                return self._download(url, source.sha256, name)
+            except FetchError as e:
+                errors.append(e.message)
+        raise FetchError("; ".join(errors))
+
+    def _download(self, url: str, sha256: str, filename: str) -> Path:
+        self.log(f"downloading {url}")
+        dest_dir = self.root / "sources" / sha256
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest_dir)
+        h = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    with urllib.request.urlopen(url, timeout=60) as resp:
+                        while chunk := resp.read(CHUNK):
+                            h.update(chunk)
+                            out.write(chunk)
+                except (urllib.error.URLError, OSError, ValueError) as e:
+                    raise FetchError(f"download of {url} failed ({e})") from None
+            actual = h.hexdigest()
+            if actual != sha256:
+                raise FetchError(f"checksum mismatch for {url}: expected sha256 {sha256}, got "
+                                 f"{actual}; the file was not kept")
+            final = dest_dir / filename
+            os.replace(tmp_name, final)
+            return final
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            if not any(dest_dir.iterdir()):
+                dest_dir.rmdir()
+
+    def _store_verified(self, path: Path, sha256: str, filename: str) -> Path:
+        """Copy a file (from a mirror) into the cache, verifying it on the way."""
+        return self._download(path.resolve().as_uri(), sha256, filename)
+
+    def _download_debian(self, source: Source) -> Path:
+        apt_get = shutil.which("apt-get")
+        if apt_get is None:
+            raise FetchError("apt-get is not on PATH, so Debian sources cannot be fetched")
+        try:
+            cp = subprocess.run([apt_get, "source", "--print-uris", "-qq", source.location],
+                                capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise FetchError(f"apt-get source failed ({e})") from None
+        orig = debian_orig(cp.stdout)
+        if orig is None:
+            err = (cp.stderr.strip().splitlines() or ["no .orig tarball listed"])[-1]
+            raise FetchError(
+                f"apt-get source --print-uris {source.location} gave no .orig tarball ({err}); "
+                "a deb-src line for the distribution and `apt-get update` are needed")
+        url, filename, listed = orig
+        if listed and listed != source.sha256:
+            raise FetchError(
+                f"the archive's {filename} has sha256 {listed}, the recipe expects "
+                f"{source.sha256} (the Debian package moved to another upstream version)")
+        return self._download(url, source.sha256, filename)
+
+    # -- extraction ------------------------------------------------------------------------
+    def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None]) -> Fetched:
+        """Fetch, verify, extract (once, cached) and patch; return the source tree."""
+        source, archive, sha = self.fetch(recipe)
+        if archive is None:  # a local folder: used in place, builds are out of tree
+            tree = Path(source.location)
+            return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
+        key = (sha or sha256_file(archive))[:20]
+        if recipe.patches:
+            key += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in recipe.patches)
+                                        ).hexdigest()[:10]
+        dest = self.root / "src" / key
+        meta = dest / ".srcbuild-source.json"
+        if not meta.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
+            try:
+                epoch = safe_extract(archive, tmp)
+                top = single_top(tmp)
+                apply_patches(top)
+                (tmp / ".srcbuild-source.json").write_text(json.dumps(
+                    {"top": top.name if top != tmp else "", "epoch": epoch,
+                     "archive": str(archive)}))
+                if dest.exists():
+                    shutil.rmtree(dest)
+                os.replace(tmp, dest)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        info = json.loads(meta.read_text())
+        tree = dest / info["top"] if info["top"] else dest
+        return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
+
+
+def debian_orig(print_uris: str) -> tuple[str, str, str] | None:
+    """(url, filename, sha256) of the main ``.orig.tar.*`` in ``apt-get source --print-uris``."""
+    for line in print_uris.splitlines():
+        m = re.match(r"'([^']+)'\s+(\S+)\s+\d+\s+(?:SHA256:([0-9a-f]{64}))?", line)
+        if m and re.search(r"\.orig\.tar\.(gz|xz|bz2|lzma|zst)$", m[2]):
+            return m[1], m[2], m[3] or ""
+    return None
+
+
+def _inside(base: str, target: str) -> bool:
+    return os.path.commonpath([base, target]) == base
+
+
+def check_members(members: list[tarfile.TarInfo], archive: Path) -> None:
+    """Refuse absolute names, ``..``, links that leave the tree and device files."""
+    base = os.path.abspath("/__root__")
+    for m in members:
+        name = m.name
+        problem = ""
+        target = os.path.abspath(os.path.join(base, name))
+        if name.startswith("/") or not _inside(base, target):
+            problem = "its path leaves the extraction folder"
+        elif m.issym():
+            link = os.path.abspath(os.path.join(os.path.dirname(target), m.linkname))
+            if m.linkname.startswith("/") or not _inside(base, link):
+                problem = f"it is a symbolic link to {m.linkname}, outside the tree"
+        elif m.islnk():
+            link = os.path.abspath(os.path.join(base, m.linkname))
+            if m.linkname.startswith("/") or not _inside(base, link):
+                problem = f"it is a hard link to {m.linkname}, outside the tree"
+        elif m.isdev():
+            problem = "it is a device file"
+        if problem:
+            raise FetchError(f"Refusing to extract {archive}: member {name!r} is unsafe: "
+                             f"{problem}.",
+                             "The archive is damaged or malicious; check its source and sha256.")
+
+
+def safe_extract(archive: Path, dest: Path) -> int:
+    """Extract after checking every member; return the newest member's mtime."""
+    try:
+        with tarfile.open(archive) as tf:
+            members = tf.getmembers()
+            check_members(members, archive)
+            tf.extractall(dest, members=members, filter="tar")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise FetchError(f"Cannot extract {archive}: {e}.",
+                         "The file is damaged: delete it from the cache and fetch again.") from None
+    return max((int(m.mtime) for m in members), default=0)
+
+
+def single_top(tree: Path) -> Path:
+    entries = [p for p in tree.iterdir() if not p.name.startswith(".srcbuild")]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else tree
+
+
+def newest_mtime(tree: Path) -> int:
+    newest = 0
+    for dirpath, _, filenames in os.walk(tree):
+        for f in filenames:
+            try:
+                newest = max(newest, int(os.lstat(os.path.join(dirpath, f)).st_mtime))
+            except OSError:
+                pass
+    return newest

@@ -1,0 +1,182 @@
+"""The only place that asks the system: pkg-config, ldconfig -p, PATH and --version.
+
+A probe returns a Found (with provenance: the .pc file, library or program path and its
+version) or None; it never raises for a miss.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from srcbuild.requirement import Requirement
+
+LIB_DIRS = ("lib", "lib64")
+_VERSION = re.compile(r"(\d+(?:\.\d+)+)")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A requirement found on this machine: where, at which version, and whether in the prefix."""
+
+    version: str | None
+    where: str
+    in_prefix: bool
+
+    def describe(self) -> str:
+        v = f"{self.version} " if self.version else ""
+        return f"{v}({self.where})"
+
+
+def prefix_pkgconfig_dirs(prefix: Path) -> list[Path]:
+    return [prefix / "lib" / "pkgconfig", prefix / "lib64" / "pkgconfig",
+            prefix / "share" / "pkgconfig"]
+
+
+def run_quiet(argv: list[str], env: dict[str, str] | None = None, timeout: float = 20) -> str | None:
+    """stdout of a probe command, or None when it is missing or fails."""
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return cp.stdout if cp.returncode == 0 else None
+
+
+def parse_ldconfig(text: str) -> dict[str, list[str]]:
+    """``ldconfig -p`` output -> {soname or linker name: [paths]} (pure)."""
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines()[1:]:
+        m = re.match(r"\s*(\S+)\s+\(([^)]*)\)\s+=>\s+(\S+)", line)
+        if m:
+            out.setdefault(m[1], []).append(m[3])
+    return out
+
+
+def library_version(path: str) -> str | None:
+    """The version in the real file name of a library (libz.so.1.2.13 -> 1.2.13)."""
+    real = os.path.basename(os.path.realpath(path))
+    m = re.search(r"\.so\.(\d+(?:\.\d+)*)$", real)
+    return m[1] if m else None
+
+
+class SystemProbe:
+    """Looks requirements up with the prefix first, then the system."""
+
+    def __init__(self, prefix: Path, environ: dict[str, str] | None = None) -> None:
+        self.prefix = prefix.resolve()
+        self.environ = dict(os.environ if environ is None else environ)
+        self._memo: dict[str, Found | None] = {}
+
+    # -- search paths -------------------------------------------------------------
+    @cached_property
+    def pkg_config(self) -> str | None:
+        return shutil.which("pkg-config", path=self.environ.get("PATH"))
+
+    @cached_property
+    def default_pc_path(self) -> list[str]:
+        """pkg-config's compiled-in search path (one process, once)."""
+        if not self.pkg_config:
+            return []
+        out = run_quiet([self.pkg_config, "--variable", "pc_path", "pkg-config"], self.environ)
+        return [p for p in (out or "").strip().split(":") if p]
+
+    @cached_property
+    def pc_search_path(self) -> list[str]:
+        user = [p for p in self.environ.get("PKG_CONFIG_PATH", "").split(":") if p]
+        libdir = self.environ.get("PKG_CONFIG_LIBDIR")
+        system = [p for p in libdir.split(":") if p] if libdir is not None else self.default_pc_path
+        mine = [str(d) for d in prefix_pkgconfig_dirs(self.prefix)]
+        return list(dict.fromkeys(mine + user + system))
+
+    def pkg_config_env(self) -> dict[str, str]:
+        env = dict(self.environ)
+        user = [p for p in self.environ.get("PKG_CONFIG_PATH", "").split(":") if p]
+        env["PKG_CONFIG_PATH"] = ":".join(
+            [str(d) for d in prefix_pkgconfig_dirs(self.prefix)] + user)
+        return env
+
+    @cached_property
+    def path_dirs(self) -> list[str]:
+        return [str(self.prefix / "bin")] + [
+            p for p in self.environ.get("PATH", "").split(":") if p]
+
+    @cached_property
+    def ldconfig(self) -> dict[str, list[str]]:
+        exe = shutil.which("ldconfig") or "/sbin/ldconfig"
+        out = run_quiet([exe, "-p"]) if os.path.exists(exe) else None
+        return parse_ldconfig(out or "")
+
+    # -- lookups --------------------------------------------------------------------
+    def lookup(self, req: Requirement) -> Found | None:
+        key = f"{req.kind}:{req.name}:{bool(req.op)}"
+        if key not in self._memo:
+            fn = {"pkgconfig": self.pkgconfig, "library": self.library,
+                  "program": self.program}[req.kind]
+            self._memo[key] = fn(req.name, want_version=bool(req.op))
+        return self._memo[key]
+
+    def find_pc(self, name: str) -> str | None:
+        for d in self.pc_search_path:
+            candidate = os.path.join(d, f"{name}.pc")
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
+    def pkgconfig(self, name: str, want_version: bool = True) -> Found | None:
+        pc = self.find_pc(name)
+        if pc is None or not self.pkg_config:
+            return None
+        out = run_quiet([self.pkg_config, "--modversion", name], self.pkg_config_env())
+        if out is None:
+            return None  # the .pc exists but pkg-config rejects it (e.g. its Requires are missing)
+        return Found(out.strip() or None, pc, self._under_prefix(pc))
+
+    def library(self, name: str, want_version: bool = True) -> Found | None:
+        for sub in LIB_DIRS:
+            candidate = self.prefix / sub / name
+            if candidate.exists():
+                return Found(library_version(str(candidate)), str(candidate), True)
+        paths = self.ldconfig.get(name)
+        if paths:
+            return Found(library_version(paths[0]), paths[0], False)
+        return None
+
+    def program(self, name: str, want_version: bool = True) -> Found | None:
+        exe = shutil.which(name, path=":".join(self.path_dirs))
+        if exe is None:
+            return None
+        version = program_version(exe, self.environ) if want_version else None
+        return Found(version, exe, self._under_prefix(exe))
+
+    def _under_prefix(self, path: str) -> bool:
+        try:
+            Path(path).resolve().relative_to(self.prefix)
+            return True
+        except ValueError:
+            return False
+
+
+def program_version(exe: str, environ: dict[str, str] | None = None) -> str | None:
+    """First dotted version number that ``exe --version`` prints."""
+    try:
+        cp = subprocess.run([exe, "--version"], capture_output=True, text=True, env=environ,
+                            timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = _VERSION.search(cp.stdout + cp.stderr)
+    return m[1] if m else None
+
+
+def toolchain_id(environ: dict[str, str]) -> str:
+    """The C compiler and its version: part of every build hash."""
+    cc = environ.get("CC", "cc").split()[0]
+    exe = shutil.which(cc, path=environ.get("PATH"))
+    if exe is None:
+        return f"{cc} (not found)"
+    out = run_quiet([exe, "--version"], environ)
+    return (out or cc).splitlines()[0].strip() if out else cc

@@ -1,0 +1,62 @@
+"""Run one command (an argv list, or a shell string the recipe asked for) with a log file."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from srcbuild.recipe import Step
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    seconds: float
+    log: Path
+    tail: str
+
+
+def describe(step: Step) -> str:
+    if isinstance(step, dict):
+        return f"sh -c {shlex.quote(step['shell'])}"
+    return shlex.join(step)
+
+
+def run(step: Step, cwd: Path, env: Mapping[str, str], log: Path,
+        on_line: Callable[[str], None] | None = None, tail_lines: int = 40,
+        pass_fds: tuple[int, ...] = ()) -> Result:
+    """Run ``step``, appending its output to ``log``; never through a shell unless asked."""
+    argv = ["/bin/sh", "-c", step["shell"]] if isinstance(step, dict) else list(step)
+    tail: deque[str] = deque(maxlen=tail_lines)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with open(log, "a", encoding="utf-8", errors="replace") as out:
+        out.write(f"$ {describe(step)}\n# in {cwd}\n")
+        tail.append(f"$ {describe(step)}")
+        out.flush()
+        try:
+            proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    pass_fds=pass_fds, start_new_session=True)
+        except OSError as e:
+            msg = f"cannot start {argv[0]}: {e.strerror}"
+            out.write(msg + "\n")
+            return Result(127, time.monotonic() - start, log, msg)
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace")
+            out.write(line)
+            tail.append(line.rstrip("\n"))
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+        rc = proc.wait()
+        out.write(f"# exit status {rc}\n")
+        tail.append(f"# exit status {rc}")
+    return Result(rc, time.monotonic() - start, log, "\n".join(tail))
+
+

@@ -1,0 +1,183 @@
+"""The only module that prints: rich live progress on a terminal, plain lines, or JSON events."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Callable, TextIO
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+class Events:
+    """A run's event stream: the engine emits, reporters listen."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def emit(self, kind: str, **data: Any) -> None:
+        event: Event = {"event": kind, "time": round(time.time(), 3), **data}
+        for listener in self.listeners:
+            listener(event)
+
+
+class JsonReporter:
+    """One JSON object per line on stdout: what a CI system parses."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def __call__(self, event: Event) -> None:
+        if event["event"] == "line":
+            return
+        self.out.write(json.dumps(event, sort_keys=True) + "\n")
+        self.out.flush()
+
+
+class FileRecorder:
+    """Appends every event except log lines to a file (the source of `srcbuild report`)."""
+
+    def __init__(self, path: Any) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w", encoding="utf-8")
+
+    def __call__(self, event: Event) -> None:
+        if event["event"] != "line":
+            self.fh.write(json.dumps(event, sort_keys=True) + "\n")
+            self.fh.flush()
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{s % 60:04.1f}s"
+
+
+class PlainReporter:
+    """Plain progress lines, for CI logs and --quiet (which keeps only outcomes)."""
+
+    def __init__(self, out: TextIO | None = None, quiet: bool = False) -> None:
+        self.out = out or sys.stderr
+        self.quiet = quiet
+        self.total = 0
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        kind = event["event"]
+        if kind == "plan":
+            self.total = sum(1 for s in event["steps"] if s["action"] == "build")
+            for w in event.get("warnings", []):
+                self.say(f"warning: {w}")
+            if not self.quiet:
+                for s in event["steps"]:
+                    self.say(f"  {s['action']:<9} {s['recipe']} {s['version']}: {s['reason']}")
+        elif kind == "package_start" and not self.quiet:
+            self.say(f"[{event['index']}/{event['total']}] {event['recipe']} {event['version']}")
+        elif kind == "step_start" and not self.quiet:
+            self.say(f"    {event['recipe']}: {event['step']}")
+        elif kind == "cache_hit" and not self.quiet:
+            self.say(f"    {event['recipe']}: restored from the binary cache {event['where']}")
+        elif kind == "package_end":
+            self.say(f"  {event['recipe']}: {event['status']} in "
+                     f"{_fmt_seconds(event['seconds'])}")
+        elif kind == "message":
+            self.say(event["text"])
+        elif kind == "summary":
+            self.say(summary_text(event))
+
+
+def summary_text(event: Event) -> str:
+    rows = event.get("packages", [])
+    if not rows:
+        return "Nothing to do: everything is installed." if event.get("ok") else "Failed."
+    width = max(len(r["recipe"]) for r in rows)
+    lines = ["", f"{'package':<{width}}  {'version':<12} {'result':<10} time"]
+    for r in rows:
+        lines.append(f"{r['recipe']:<{width}}  {r['version']:<12} {r['status']:<10} "
+                     f"{_fmt_seconds(r['seconds'])}")
+    for w in event.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+class RichReporter:
+    """A live display on a terminal: package i/N, step, elapsed, last log line."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=True)
+        self.live = Live(console=self.console, refresh_per_second=8, transient=True)
+        self.running: dict[str, dict[str, Any]] = {}
+        self.total = 0
+        self.started = False
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        t = Table.grid(padding=(0, 1))
+        now = time.time()
+        for name, r in self.running.items():
+            t.add_row(f"[bold][{r['index']}/{r['total']}][/] {name}",
+                      f"[cyan]{r.get('step', 'fetch')}[/]",
+                      _fmt_seconds(now - r["start"]),
+                      (r.get("line") or "")[-80:])
+        return t
+
+    def __call__(self, event: Event) -> None:
+        kind = event["event"]
+        if kind == "plan":
+            for w in event.get("warnings", []):
+                self.console.print(f"[yellow]warning:[/] {w}")
+            for s in event["steps"]:
+                color = {"build": "yellow", "installed": "green", "skip": "blue"}[s["action"]]
+                self.console.print(f"  [{color}]{s['action']:<9}[/] {s['recipe']} "
+                                   f"{s['version']}: {s['reason']}")
+        elif kind == "package_start":
+            if not self.started:
+                self.live.start()
+                self.started = True
+            self.running[event["recipe"]] = {"index": event["index"], "total": event["total"],
+                                             "start": event["time"]}
+        elif kind == "step_start":
+            r = self.running.get(event["recipe"])
+            if r:
+                r["step"] = event["step"]
+        elif kind == "line":
+            r = self.running.get(event["recipe"])
+            if r:
+                r["line"] = event["text"]
+        elif kind == "package_end":
+            self.running.pop(event["recipe"], None)
+            color = "green" if event["status"] in ("built", "restored") else "red"
+            self.console.print(f"  [{color}]{event['status']}[/] {event['recipe']} in "
+                               f"{_fmt_seconds(event['seconds'])}")
+        elif kind == "message":
+            self.console.print(event["text"])
+        elif kind == "summary":
+            if self.started:
+                self.live.stop()
+            self.console.print(summary_text(event))
+            return
+        if self.started:
+            self.live.update(self._table())
+
+
+def make_reporter(json_mode: bool, quiet: bool) -> Listener:
+    if json_mode:
+        return JsonReporter()
+    if not quiet and sys.stderr.isatty():
+        return RichReporter()
+    return PlainReporter(quiet=quiet)
+
+
+def error(text: str) -> None:
+    sys.stderr.write(f"srcbuild: error: {text}\n")

@@ -1,0 +1,184 @@
+"""Writers of tiny but real packages (autotools-style, meson, cmake, plain make) and recipes."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    path.chmod(mode)
+    return path
+
+
+def autotools_lib(root: Path, name: str = "alpha", version: str = "1.2.0",
+                  value: int = 42) -> Path:
+    """A library with a hand-written ``configure`` that honours --prefix, out of tree, DESTDIR."""
+    src = root / f"{name}-{version}"
+    _write(src / "configure", f"""
+        #!/bin/sh
+        # a minimal autoconf-style configure: --prefix, VPATH build in the current folder
+        prefix=/usr/local
+        for arg in "$@"; do
+          case "$arg" in
+            --prefix=*) prefix="${{arg#--prefix=}}" ;;
+            --enable-fail) echo "configure: error: asked to fail" >&2; exit 1 ;;
+            *) echo "configure: unknown option $arg (ignored)" ;;
+          esac
+        done
+        srcdir=$(cd "$(dirname "$0")" && pwd)
+        echo "checking for gcc... ${{CC:-cc}}"
+        sed -e "s|@prefix@|$prefix|g" -e "s|@srcdir@|$srcdir|g" "$srcdir/Makefile.in" > Makefile
+        sed -e "s|@prefix@|$prefix|g" "$srcdir/{name}.pc.in" > {name}.pc
+        echo "configure: created Makefile for prefix $prefix"
+        """, 0o755)
+    _write(src / "Makefile.in", f"""
+        prefix = @prefix@
+        srcdir = @srcdir@
+        CC ?= cc
+        all: lib{name}.so
+        lib{name}.so: $(srcdir)/{name}.c $(srcdir)/{name}.h
+        \t$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared -I$(srcdir) -o $@ $(srcdir)/{name}.c
+        install: all
+        \tmkdir -p $(DESTDIR)$(prefix)/lib/pkgconfig $(DESTDIR)$(prefix)/include
+        \tcp lib{name}.so $(DESTDIR)$(prefix)/lib/
+        \tcp $(srcdir)/{name}.h $(DESTDIR)$(prefix)/include/
+        \tcp {name}.pc $(DESTDIR)$(prefix)/lib/pkgconfig/
+        """)
+    _write(src / f"{name}.h", f"int {name}_value(void);\n")
+    _write(src / f"{name}.c", f'#include "{name}.h"\nint {name}_value(void) {{ return {value}; }}\n')
+    _write(src / f"{name}.pc.in", f"""
+        prefix=@prefix@
+        libdir=${{prefix}}/lib
+        includedir=${{prefix}}/include
+
+        Name: {name}
+        Description: test library {name}
+        Version: {version}
+        Libs: -L${{libdir}} -l{name}
+        Cflags: -I${{includedir}}
+        """)
+    return src
+
+
+def meson_lib(root: Path, name: str = "beta", version: str = "2.0.1",
+              dep: str = "alpha") -> Path:
+    """A meson library that finds ``dep`` through pkg-config and ships its own .pc."""
+    src = root / f"{name}-{version}"
+    _write(src / "meson.build", f"""
+        project('{name}', 'c', version: '{version}')
+        dep = dependency('{dep}')
+        lib = shared_library('{name}', '{name}.c', dependencies: dep, install: true)
+        install_headers('{name}.h')
+        pkg = import('pkgconfig')
+        pkg.generate(lib, name: '{name}', description: 'test library {name}', requires: ['{dep}'])
+        """)
+    _write(src / f"{name}.h", f"int {name}_value(void);\n")
+    _write(src / f"{name}.c", f"""
+        #include "{dep}.h"
+        #include "{name}.h"
+        int {name}_value(void) {{ return {dep}_value() + 1; }}
+        """)
+    return src
+
+
+def cmake_app(root: Path, name: str = "gamma", version: str = "3.0", dep: str = "beta") -> Path:
+    """A cmake program that finds ``dep`` with pkg_check_modules and prints its value."""
+    src = root / f"{name}-{version}"
+    _write(src / "CMakeLists.txt", f"""
+        cmake_minimum_required(VERSION 3.13)
+        project({name} C)
+        find_package(PkgConfig REQUIRED)
+        pkg_check_modules(DEP REQUIRED IMPORTED_TARGET {dep})
+        add_executable({name} main.c)
+        target_link_libraries({name} PkgConfig::DEP)
+        install(TARGETS {name} RUNTIME DESTINATION bin)
+        """)
+    _write(src / "main.c", f"""
+        #include <stdio.h>
+        #include "{dep}.h"
+        int main(void) {{ printf("{name} says %d\\n", {dep}_value()); return 0; }}
+        """)
+    return src
+
+
+def make_prog(root: Path, name: str = "delta", version: str = "0.5", dep: str = "alpha",
+              fail_build: bool = False) -> Path:
+    """A plain Makefile program that cannot build out of tree (it writes next to its sources)."""
+    src = root / f"{name}-{version}"
+    fail = "false # the build fails on purpose" if fail_build else "true"
+    _write(src / "Makefile", f"""
+        PREFIX ?= /usr/local
+        CC ?= cc
+        all: {name}
+        {name}: main.c
+        \t{fail}
+        \t$(CC) $(CPPFLAGS) $(CFLAGS) -o {name} main.c $$(pkg-config --cflags --libs {dep}) $(LDFLAGS)
+        install: {name}
+        \tmkdir -p $(DESTDIR)$(PREFIX)/bin
+        \tcp {name} $(DESTDIR)$(PREFIX)/bin/
+        """)
+    _write(src / "main.c", f"""
+        #include <stdio.h>
+        #include "{dep}.h"
+        int main(void) {{ printf("{name} says %d\\n", {dep}_value()); return 0; }}
+        """)
+    return src
+
+
+def recipe(recipes: Path, name: str, body: str) -> Path:
+    return _write(recipes / f"{name}.toml", body)
+
+
+def chain(root: Path) -> Path:
+    """alpha (autotools) <- beta (meson) <- gamma (cmake app), plus delta (make) on alpha."""
+    pkgs, recipes = root / "pkgs", root / "recipes"
+    a, b = autotools_lib(pkgs), meson_lib(pkgs)
+    c, d = cmake_app(pkgs), make_prog(pkgs)
+    recipe(recipes, "alpha", f"""
+        name = "alpha"
+        version = "1.2.0"
+        summary = "test library (autotools)"
+        provides = ["pkgconfig:alpha", "library:libalpha.so"]
+        tools = ["program:make"]
+        check = ["test -f {{{{ stage }}}}/lib/libalpha.so"]
+        [[source]]
+        path = "{a}"
+        [build]
+        system = "autotools"
+        """)
+    recipe(recipes, "beta", f"""
+        version = "2.0.1"
+        requires = ["pkgconfig:alpha >= 1.0"]
+        tools = ["program:meson", "program:ninja"]
+        provides = ["pkgconfig:beta"]
+        check = ["pkg-config --modversion beta"]
+        [[source]]
+        path = "{b}"
+        [build]
+        system = "meson"
+        """)
+    recipe(recipes, "gamma", f"""
+        version = "3.0"
+        requires = ["pkgconfig:beta >= 2"]
+        tools = ["program:cmake"]
+        provides = ["program:gamma"]
+        check = ["gamma"]
+        [[source]]
+        path = "{c}"
+        [build]
+        system = "cmake"
+        """)
+    recipe(recipes, "delta", f"""
+        version = "0.5"
+        requires = ["pkgconfig:alpha"]
+        provides = ["program:delta"]
+        check = ["delta"]
+        [[source]]
+        path = "{d}"
+        [build]
+        system = "make"
+        """)
+    return recipes

@@ -1,0 +1,313 @@
+"""End to end: real packages generated in temp folders, built with the real tools."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from conftest import tree
+from pkgfactory import autotools_lib, chain, make_prog, recipe
+
+
+@pytest.fixture
+def chain_recipes(tmp_path: Path) -> Path:
+    return chain(tmp_path)
+
+
+def run_env(prefix: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    env["PKG_CONFIG_PATH"] = f"{prefix}/lib/pkgconfig"
+    return env
+
+
+def test_chain_builds_in_order_and_runs(sb, chain_recipes):
+    out = sb("gamma", "delta", "--recipes", str(chain_recipes))
+    starts = [json.loads(l)["recipe"] for l in
+              (sb.cache / "runs" / "last.jsonl").read_text().splitlines()
+              if json.loads(l)["event"] == "package_start"]
+    assert starts.index("alpha") < starts.index("beta") < starts.index("gamma")
+    assert starts.index("alpha") < starts.index("delta")
+    p = sb.prefix
+    for f in ("lib/libalpha.so", "lib/libbeta.so", "include/beta.h", "bin/gamma", "bin/delta",
+              "lib/pkgconfig/alpha.pc", "lib/pkgconfig/beta.pc"):
+        assert (p / f).exists(), f
+    mod = subprocess.run(["pkg-config", "--modversion", "beta"], env=run_env(p),
+                         capture_output=True, text=True)
+    assert mod.stdout.strip() == "2.0.1", mod.stderr
+    # rpath: the programs find the prefix's libraries without LD_LIBRARY_PATH
+    g = subprocess.run([p / "bin" / "gamma"], env=run_env(p), capture_output=True, text=True)
+    assert g.stdout == "gamma says 43\n", g.stderr
+    d = subprocess.run([p / "bin" / "delta"], env=run_env(p), capture_output=True, text=True)
+    assert d.stdout == "delta says 42\n", d.stderr
+    assert "built" in out.stderr
+
+
+def test_noop_rerun_builds_nothing(sb, chain_recipes):
+    sb("gamma", "--recipes", str(chain_recipes))
+    state = sb.prefix / ".srcbuild" / "packages" / "alpha.json"
+    before = state.stat().st_mtime_ns
+    out = sb("gamma", "--recipes", str(chain_recipes))
+    assert "Nothing to do" in out.stderr
+    assert state.stat().st_mtime_ns == before
+    plan = sb.plan("gamma", "--recipes", str(chain_recipes))
+    assert [s["action"] for s in plan["steps"]] == ["installed"] * 3
+
+
+def test_recipe_change_rebuilds_it_and_its_dependents(sb, chain_recipes):
+    sb("gamma", "delta", "--recipes", str(chain_recipes))
+    alpha = chain_recipes / "beta.toml"
+    alpha.write_text(alpha.read_text().replace('system = "meson"',
+                                               'system = "meson"\nconfigure_args = ["-Db_ndebug=true"]'))
+    plan = sb.plan("gamma", "delta", "--recipes", str(chain_recipes))
+    actions = {s["recipe"]: s["action"] for s in plan["steps"]}
+    assert actions == {"alpha": "installed", "beta": "build", "gamma": "build",
+                       "delta": "installed"}
+    sb("gamma", "delta", "--recipes", str(chain_recipes))
+    assert [s["action"] for s in sb.plan("gamma", "--recipes", str(chain_recipes))["steps"]] \
+        == ["installed"] * 3
+
+
+def test_failed_check_leaves_prefix_untouched(sb, chain_recipes):
+    sb("alpha", "--recipes", str(chain_recipes))
+    before = tree(sb.prefix)
+    g = chain_recipes / "gamma.toml"
+    g.write_text(g.read_text().replace('check = ["gamma"]', 'check = ["gamma", "false"]'))
+    cp = sb("gamma", "--recipes", str(chain_recipes), check=1)
+    # beta was merged (its check passed), gamma was not
+    after = tree(sb.prefix)
+    assert "bin/gamma" not in after
+    assert "lib/libbeta.so" in after
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert "check step `false` failed" in cp.stderr
+    assert "--- last lines of" in cp.stderr
+    log = Path(cp.stderr.split("Full log: ")[1].split()[0])
+    assert log.name == "check.log" and log.exists()
+    assert not (sb.prefix / ".srcbuild" / "packages" / "gamma.json").exists()
+
+
+def test_failed_build_keeps_prefix_exactly(sb, tmp_path):
+    recipes = tmp_path / "r"
+    src = make_prog(tmp_path / "pk", "broken", fail_build=True)
+    autotools_lib(tmp_path / "pk")
+    recipe(recipes, "broken", f"""
+        version = "1"
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "make"
+        """)
+    sb.prefix.mkdir()
+    (sb.prefix / "keep.txt").write_text("mine")
+    before = tree(sb.prefix)
+    cp = sb("broken", "--recipes", str(recipes), check=1)
+    assert tree(sb.prefix) == before
+    assert "build step `make -j2" in cp.stderr and "false # the build fails" in cp.stderr
+    # the make package built in a copy: the source folder holds no object or binary
+    assert sorted(p.name for p in src.iterdir()) == ["Makefile", "main.c"]
+
+
+def _tarball(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> str:
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_checksum_mismatch_keeps_nothing(sb, tmp_path):
+    tarball = tmp_path / "pkg-1.tar.gz"
+    real = _tarball(tarball, {"pkg-1/Makefile": b"all:\n"})
+    wrong = "0" * 64
+    recipe(tmp_path / "r", "pkg", f"""
+        version = "1"
+        [[source]]
+        url = "{tarball.as_uri()}"
+        sha256 = "{wrong}"
+        [build]
+        system = "make"
+        """)
+    cp = sb("pkg", "--recipes", str(tmp_path / "r"), check=1)
+    assert f"expected sha256 {wrong}, got {real}" in cp.stderr
+    assert not list((sb.cache / "sources").rglob("*.tar.gz"))
+
+
+@pytest.mark.parametrize("members,links,why", [
+    ({"../evil": b"x"}, None, "leaves the extraction folder"),
+    ({"/etc/evil": b"x"}, None, "leaves the extraction folder"),
+    ({"pkg/ok": b"x"}, {"pkg/link": "../../../etc/passwd"}, "symbolic link"),
+])
+def test_unsafe_archive_is_refused(sb, tmp_path, members, links, why):
+    tarball = tmp_path / "bad.tar.gz"
+    sha = _tarball(tarball, members, links)
+    recipe(tmp_path / "r", "bad", f"""
+        version = "1"
+        [[source]]
+        url = "{tarball.as_uri()}"
+        sha256 = "{sha}"
+        [build]
+        system = "make"
+        """)
+    cp = sb("bad", "--recipes", str(tmp_path / "r"), check=1)
+    assert "unsafe" in cp.stderr and why in cp.stderr
+    assert not (sb.cache / "src").exists() or not any(
+        p for p in (sb.cache / "src").iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('version = "1"\nsourc = []\n', "unknown key 'sourc'"),
+    ('version = "1"\nrequires = ["pkgconfig zlib"]\n[[source]]\npath="."\n[build]\nsystem="make"\n',
+     "is not KIND:NAME"),
+    ('requires = []\n', "key 'version' is missing"),
+    ('name = "other"\nversion = "1"\n', "differs from the file name"),
+    ('version = "1"\n[[source]]\nurl = "http://x/y.tar.gz"\n[build]\nsystem="make"\n',
+     "needs sha256"),
+    ('version = "1"\n[[source]]\npath = "."\n[build]\nsystem = "scons"\n', "is not one of"),
+    ('version = = "1"\n', "is not valid TOML"),
+    ('version = "1"\n[[source]]\npath = "."\n[build]\nsystem = "make"\n'
+     'make_args = ["{{ nope }}"]\n', "'nope' is undefined"),
+])
+def test_bad_recipe_errors_name_file_and_key(sb, tmp_path, body, needle):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "thing.toml").write_text(body)
+    cp = sb("thing", "--recipes", str(tmp_path / "r"), check=2)
+    assert needle in cp.stderr
+    assert "thing" in cp.stderr
+    assert cp.stderr.count("\n") <= 3, cp.stderr  # one paragraph, no traceback
+
+
+def test_unsatisfiable_requirement_exits_3(sb, tmp_path):
+    recipe(tmp_path / "r", "needy", """
+        version = "1"
+        requires = ["pkgconfig:no-such-module-srcbuild >= 1"]
+        [[source]]
+        path = "."
+        [build]
+        system = "make"
+        """)
+    cp = sb("needy", "--recipes", str(tmp_path / "r"), check=3)
+    assert "pkgconfig:no-such-module-srcbuild >= 1 (needed by needy)" in cp.stderr
+
+
+def test_cycle_is_named(sb, tmp_path):
+    for a, b in (("one", "two"), ("two", "one")):
+        recipe(tmp_path / "r", a, f"""
+            version = "1"
+            requires = ["recipe:{b}"]
+            [[source]]
+            path = "."
+            [build]
+            system = "make"
+            """)
+    cp = sb("one", "--recipes", str(tmp_path / "r"), check=2)
+    assert "cycle: one -> two -> one" in cp.stderr
+
+
+def test_uninstall_removes_exactly_its_files(sb, chain_recipes):
+    sb.prefix.mkdir()
+    (sb.prefix / "lib").mkdir()
+    (sb.prefix / "lib" / "foreign.txt").write_text("not ours")
+    sb("delta", "--recipes", str(chain_recipes))
+    with_alpha = tree(sb.prefix)
+    cp = sb("uninstall", "alpha", check=2)
+    assert "delta" in cp.stderr  # delta was built against alpha
+    sb("uninstall", "delta")
+    assert "bin/delta" not in tree(sb.prefix)
+    sb("uninstall", "alpha")
+    left = tree(sb.prefix)
+    assert left == {"lib": b"<dir>", "lib/foreign.txt": b"not ours"}
+    assert "lib/libalpha.so" in with_alpha
+
+
+def test_env_prints_prefix_first_exports(sb):
+    out = sb("env").stdout
+    assert f"export PATH={sb.prefix.resolve()}/bin${{PATH:+:$PATH}}" in out
+    assert f"{sb.prefix.resolve()}/lib/pkgconfig" in out
+    got = subprocess.run(["sh", "-c", out + 'echo "$PATH"'], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"}).stdout
+    assert got.strip() == f"{sb.prefix.resolve()}/bin:/usr/bin:/bin"
+
+
+def test_plan_json_shape(sb, chain_recipes):
+    recipe(chain_recipes, "zuser", """
+        version = "1"
+        requires = ["pkgconfig:zlib", "recipe:alpha"]
+        [[source]]
+        path = "."
+        [build]
+        system = "make"
+        """)
+    plan = sb.plan("zuser", "--recipes", str(chain_recipes))
+    assert [(s["recipe"], s["action"]) for s in plan["steps"]] == [
+        ("alpha", "build"), ("zuser", "build")]
+    by = {r["requirement"]: r for r in plan["requirements"]}
+    assert by["pkgconfig:zlib"]["satisfied_by"] == "system"
+    assert by["pkgconfig:zlib"]["where"].endswith("zlib.pc")
+    assert by["recipe:alpha"]["satisfied_by"] == "recipe"
+    assert set(plan["steps"][0]) >= {"recipe", "version", "action"}
+    assert set(plan["requirements"][0]) >= {"requirement", "of", "satisfied_by", "version",
+                                            "where"}
+
+
+def test_from_source_overrides_the_system(sb, tmp_path):
+    src = autotools_lib(tmp_path / "pk", "zlib", "9.9.9")
+    recipe(tmp_path / "r", "myzlib", f"""
+        version = "9.9.9"
+        provides = ["pkgconfig:zlib"]
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "autotools"
+        """)
+    recipe(tmp_path / "r", "app", """
+        version = "1"
+        requires = ["pkgconfig:zlib >= 1.2"]
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        """)
+    plan = sb.plan("app", "--recipes", str(tmp_path / "r"))
+    assert plan["requirements"][0]["satisfied_by"] == "system"
+    plan = sb.plan("app", "--recipes", str(tmp_path / "r"), "--from-source", "myzlib")
+    assert plan["requirements"][0]["satisfied_by"] == "recipe"
+    assert [s["recipe"] for s in plan["steps"]] == ["myzlib", "app"]
+    # a target the system already satisfies is skipped, unless asked
+    step = sb.plan("myzlib", "--recipes", str(tmp_path / "r"))["steps"][0]
+    assert step["action"] == "skip" and "zlib.pc" in step["reason"]
+    step = sb.plan("myzlib", "--recipes", str(tmp_path / "r"), "--from-source", "myzlib")["steps"][0]
+    assert step["action"] == "build"
+
+
+def test_second_run_waits_for_the_first(sb, chain_recipes, tmp_path):
+    from srcbuild.state import prefix_lock
+    from srcbuild.errors import InstallError
+    with prefix_lock(sb.prefix):
+        with pytest.raises(InstallError, match="Another srcbuild run"):
+            with prefix_lock(sb.prefix, wait=False):
+                pass
+        proc = subprocess.Popen(
+            [*__import__("sys").executable.split(), "-m", "srcbuild", "alpha", "--recipes",
+             str(chain_recipes), "--prefix", str(sb.prefix), "--cache-dir", str(sb.cache)],
+            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+        import time
+        time.sleep(1.5)
+        assert proc.poll() is None  # still waiting on the lock
+        assert not (sb.prefix / "lib" / "libalpha.so").exists()
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 0
+    assert "waiting for it to finish" in err
+    assert (sb.prefix / "lib" / "libalpha.so").exists()
