@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -83,6 +84,8 @@ class SourceCache:
                                      "network")
                 if source.kind == "url":
                     path = self._download_any((source.location,) + source.mirrors, source)
+                elif source.kind == "pypi":
+                    path = self._download_pypi(source)
                 else:
                     path = self._download_debian(source)
                 return source, path, source.sha256
@@ -106,8 +109,8 @@ class SourceCache:
                 errors.append(e.message)
         raise FetchError("; ".join(errors))
 
-    def _download(self, url: str, sha256: str, filename: str) -> Path:
-        self.log(f"downloading {url}")
+    def _download(self, url: str, sha256: str, filename: str, label: str = "") -> Path:
+        self.log(f"downloading {label or url}")
         dest_dir = self.root / "sources" / sha256
         dest_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest_dir)
@@ -142,12 +145,13 @@ class SourceCache:
         apt_get = shutil.which("apt-get")
         if apt_get is None:
             raise FetchError("apt-get is not on PATH, so Debian sources cannot be fetched")
-        try:
-            cp = subprocess.run([apt_get, "source", "--print-uris", "-qq", source.location],
-                                capture_output=True, text=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise FetchError(f"apt-get source failed ({e})") from None
+        cp = self._apt([apt_get, "source", "--print-uris", "-qq", source.location])
         orig = debian_orig(cp.stdout)
+        if orig is None and self._private_deb_src(apt_get):
+            # the system has no deb-src lines: ask again through srcbuild's own apt lists
+            cp = self._apt([apt_get, *self._apt_options(), "source", "--print-uris", "-qq",
+                            source.location])
+            orig = debian_orig(cp.stdout)
         if orig is None:
             err = (cp.stderr.strip().splitlines() or ["no .orig tarball listed"])[-1]
             raise FetchError(
@@ -158,7 +162,68 @@ class SourceCache:
             raise FetchError(
                 f"the archive's {filename} has sha256 {listed}, the recipe expects "
                 f"{source.sha256} (the Debian package moved to another upstream version)")
-        return self._download(url, source.sha256, filename)
+        return self._download(url, source.sha256, filename,
+                              f"{filename} (Debian source package {source.location})")
+
+    def _download_pypi(self, source: Source) -> Path:
+        """A source distribution from the Python package index, through pip download."""
+        with tempfile.TemporaryDirectory(dir=self.root) as tmp:
+            cp = self._apt([sys.executable, "-m", "pip", "download", "--no-deps",
+                            "--no-binary", ":all:", "--no-build-isolation", "-q", "-d", tmp,
+                            source.location])
+            files = list(Path(tmp).iterdir())
+            if cp.returncode != 0 or len(files) != 1:
+                raise FetchError(f"pip download {source.location} failed "
+                                 f"({(cp.stderr.strip().splitlines() or ['no file'])[-1]})")
+            return self._download(files[0].as_uri(), source.sha256, files[0].name,
+                                  f"{files[0].name} (PyPI)")
+
+    def _apt(self, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise FetchError(f"{' '.join(argv[:2])} failed ({e})") from None
+
+    def _apt_options(self) -> list[str]:
+        base = self.root / "apt"
+        return ["-o", f"Dir::Etc::SourceList={base / 'sources.list'}",
+                "-o", f"Dir::Etc::SourceParts={base / 'sources.list.d'}",
+                "-o", f"Dir::State::Lists={base / 'lists'}",
+                "-o", f"Dir::Cache={base / 'cache'}"]
+
+    def _private_deb_src(self, apt_get: str) -> bool:
+        """deb-src twins of the system's deb lines in srcbuild's cache, and their index.
+
+        Nothing under /etc changes; the index is fetched once and reused.
+        """
+        base = self.root / "apt"
+        if (base / "lists" / ".srcbuild-updated").exists():
+            return True
+        parts = base / "sources.list.d"
+        (base / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        (base / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        parts.mkdir(parents=True, exist_ok=True)
+        found = False
+        lines = []
+        legacy = Path("/etc/apt/sources.list")
+        if legacy.is_file():
+            for line in legacy.read_text().splitlines():
+                if line.strip().startswith("deb "):
+                    lines.append("deb-src " + line.strip()[4:])
+        (base / "sources.list").write_text("\n".join(lines) + "\n")
+        found = bool(lines)
+        for f in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+            text = re.sub(r"(?m)^Types:.*$", "Types: deb-src", f.read_text())
+            (parts / f.name).write_text(text)
+            found = True
+        if not found:
+            return False
+        self.log("indexing Debian source packages (once, in srcbuild's cache)")
+        cp = self._apt([apt_get, *self._apt_options(), "update", "-qq"])
+        if cp.returncode != 0:
+            return False
+        (base / "lists" / ".srcbuild-updated").write_text("")
+        return True
 
     # -- extraction ------------------------------------------------------------------------
     def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None]) -> Fetched:

@@ -23,7 +23,7 @@ BUILD_KEYS = {
     "system", "configure_args", "make_args", "install_args", "env", "configure", "build",
     "install", "in_source",
 }
-SOURCE_KEYS = {"url", "mirrors", "debian", "path", "sha256", "filename"}
+SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename"}
 OPTION_KEYS = {"default", "help", "choices"}
 
 _jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
@@ -33,14 +33,15 @@ _jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newl
 class Source:
     """One alternative place the source comes from."""
 
-    kind: str  # url | debian | path
-    location: str  # the URL, the Debian source package, or the resolved local path
+    kind: str  # url | debian | pypi | path
+    location: str  # the URL, the Debian source package, NAME==VERSION on PyPI, or a local path
     sha256: str = ""
     mirrors: tuple[str, ...] = ()
     filename: str = ""
 
     def describe(self) -> str:
-        return {"url": "url", "debian": "Debian source package", "path": "local path"}[
+        return {"url": "url", "debian": "Debian source package", "pypi": "PyPI sdist",
+                "path": "local path"}[
             self.kind
         ] + f" {self.location}"
 
@@ -248,9 +249,9 @@ def load(path: Path) -> Recipe:
         if bad:
             raise _fail(path, f"{where}: unknown key {bad[0]!r}.",
                         f"Known keys: {', '.join(sorted(SOURCE_KEYS))}.")
-        kinds = [k for k in ("url", "debian", "path") if k in s]
+        kinds = [k for k in ("url", "debian", "pypi", "path") if k in s]
         if len(kinds) != 1:
-            raise _fail(path, f"{where} must have exactly one of url, debian or path.")
+            raise _fail(path, f"{where} must have exactly one of url, debian, pypi or path.")
         k = kinds[0]
         sha = s.get("sha256", "")
         if k != "path" and not (isinstance(sha, str) and len(sha) == 64 and all(
