@@ -12,12 +12,14 @@ from srcbuild import __version__, api
 from srcbuild.buildenv import prefix_dirs, shell_exports
 from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED, BuildError, SrcbuildError, \
     UsageError
+from srcbuild.cli_extra import EXTRA
 from srcbuild.ui import Events, error, make_reporter
 
 COMMANDS = ("install", "plan", "list", "info", "fetch", "env", "uninstall")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser) -> None:
+    """The options of install, shared by every command that resolves a graph."""
     p.add_argument("names", nargs="*", metavar="NAME", help="recipe names")
     p.add_argument("--prefix", type=Path, default=None,
                    help="install prefix (default: $SRCBUILD_PREFIX or ~/.local/srcbuild)")
@@ -46,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     for name, text in (("install", "build what is missing and install it"),
                        ("plan", "print the order and the reason for each step; build nothing"),
                        ("fetch", "fetch and verify the sources of the whole graph")):
-        _common(sub.add_parser(name, help=text))
+        add_common(sub.add_parser(name, help=text))
     p = sub.add_parser("list", help="list the recipes")
     p.add_argument("--recipes", type=Path, action="append", default=[])
     p.add_argument("--json", action="store_true")
@@ -61,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("uninstall", help="remove exactly the files a package installed")
     p.add_argument("name")
     p.add_argument("--prefix", type=Path, default=None)
+    for name, text, add_arguments, _ in EXTRA:
+        add_arguments(sub.add_parser(name, help=text))
     return top
 
 
@@ -84,14 +88,16 @@ def request(args: argparse.Namespace) -> api.Request:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS \
+            and argv[0] not in {e[0] for e in EXTRA}:
         argv.insert(0, "install")
     args = parser().parse_args(argv)
     if args.command is None:
         parser().print_help()
         return EXIT_OK
     try:
-        return COMMAND_TABLE[args.command](args)
+        table = {**COMMAND_TABLE, **{e[0]: e[3] for e in EXTRA}}
+        return table[args.command](args)
     except BuildError as e:
         if e.tail:
             sys.stderr.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
