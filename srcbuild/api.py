@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srcbuild import lockfile
+from srcbuild.bincache import open_cache
 from srcbuild.engine import Engine, Outcome, Settings
-from srcbuild.errors import RecipeError, UsageError
+from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.install import uninstall as _uninstall
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
-from srcbuild.resolve import Graph, Resolver, require_satisfiable
+from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, \
+    unresolved_libraries
+from srcbuild.resolve import Graph, Resolver, provider_names, require_satisfiable
+from srcbuild.sysdeps import this_machine_manager
 from srcbuild.state import PrefixState, prefix_lock
 from srcbuild.ui import Events, FileRecorder
 
@@ -45,6 +53,12 @@ class Request:
     offline: bool = False
     mirrors: list[Path] = field(default_factory=list)
     keep_build: bool = False
+    binary_cache: str | None = field(
+        default_factory=lambda: os.environ.get("SRCBUILD_BINARY_CACHE") or None)
+    locked: Path | None = None  # a srcbuild.lock to resolve against
+    allow_drift: bool = False
+    system_packages: bool = False
+    assume_yes: bool = False
 
     def book(self) -> RecipeBook:
         env_dirs = [Path(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
@@ -52,7 +66,8 @@ class Request:
 
     def settings(self) -> Settings:
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=self.jobs,
-                        offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build)
+                        offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
+                        binary_cache=open_cache(self.binary_cache))
 
 
 def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
@@ -91,12 +106,91 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     settings.prefix = prefix
     recorder = FileRecorder(req.cache_dir / "runs" / "last.jsonl")
     events.subscribe(recorder)
+    book = req.book()
+    lock = apply_lock(req)
     with prefix_lock(prefix, on_wait=lambda m: events.emit("message", text=m)):
-        graph = resolve(req)
+        graph = resolve(req, book)
+        warnings = check_lock(req, lock, graph, events) if lock is not None else []
+        if req.system_packages:
+            if install_system_packages(graph, req.assume_yes, events):
+                graph = resolve(req, req.book())
         events.emit("plan", **graph.to_json())
         require_satisfiable(graph)
-        outcomes = Engine(settings, events).install(graph)
+        engine = Engine(settings, events)
+        engine.providers = provider_names(book)
+        outcomes = engine.install(graph, warnings)
     return graph, outcomes
+
+
+def apply_lock(req: Request) -> lockfile.Lock | None:
+    """With --locked, the targets, options and --from-source come from the lock file."""
+    if req.locked is None:
+        return None
+    lock = lockfile.read(req.locked)
+    if req.targets and sorted(req.targets) != sorted(lock["targets"]):
+        raise UsageError(f"--locked {req.locked} locks {' '.join(lock['targets'])}, but the "
+                         f"command names {' '.join(req.targets)}.",
+                         "Drop the names (the lock says what to build) or lock them anew.")
+    req.targets = list(lock["targets"])
+    req.options = {**lock.get("options", {}), **req.options}
+    req.from_source = set(lock.get("from_source", [])) | req.from_source
+    return lock
+
+
+def lock_of(req: Request, graph: Graph) -> lockfile.Lock:
+    return lockfile.snapshot(graph, req.targets, req.options, req.from_source,
+                             toolchain_id(dict(os.environ)), platform.machine())
+
+
+def check_lock(req: Request, lock: lockfile.Lock, graph: Graph, events: Events) -> list[str]:
+    """Raise DriftError on any drift, unless --allow-drift: then the drifts are warnings."""
+    assert req.locked is not None
+    drifts = lockfile.compare(lock, lock_of(req, graph))
+    if drifts and not req.allow_drift:
+        raise lockfile.drift_error(req.locked, drifts)
+    for d in drifts:
+        events.emit("drift", drift=d.kind, subject=d.subject, text=d.message)
+        events.emit("message", text=f"warning: drift from {req.locked}: {d.message}")
+    return [f"drift from the lock: {d.message}" for d in drifts]
+
+
+def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
+    """Install the distribution packages that satisfy what recipes would otherwise build.
+
+    Shows the command first; runs it only with --yes or an interactive yes. True when it ran.
+    """
+    manager = this_machine_manager()
+    if manager is None:
+        raise UsageError("--system-packages: this distribution's package manager is not one "
+                         "srcbuild knows (apt, dnf, apk, pacman).")
+    argv = system_package_command(graph, manager)
+    if not argv:
+        events.emit("message", text="--system-packages: no system package would replace a "
+                                    "recipe or a missing requirement.")
+        return False
+    events.emit("message", text=f"--system-packages: {' '.join(argv)}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"--system-packages would run `{' '.join(argv)}`.",
+                             "Add --yes to run it unattended (CI), or run it yourself.")
+        if input("Run it? [y/N] ").strip().lower() not in ("y", "yes"):
+            return False
+    cp = subprocess.run(argv)
+    if cp.returncode != 0:
+        raise SrcbuildError(f"`{' '.join(argv)}` failed with exit status {cp.returncode}.",
+                            "Run it by hand to see why (root is usually needed).")
+    return True
+
+
+def doctor(req: Request) -> tuple[Graph, list[Diagnosis]]:
+    """Resolve the whole graph and explain each requirement; then check the prefix's binaries."""
+    book = req.book()
+    graph = resolve(req, book)
+    probe = SystemProbe(req.prefix.resolve())
+    found = diagnose_graph(graph, probe)
+    if req.prefix.exists():
+        found += unresolved_libraries(req.prefix.resolve())
+    return graph, found
 
 
 def fetch(req: Request, events: Events) -> list[Fetched]:

@@ -15,7 +15,7 @@ from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED, BuildError, 
 from srcbuild.cli_extra import EXTRA
 from srcbuild.ui import Events, error, make_reporter
 
-COMMANDS = ("install", "plan", "list", "info", "fetch", "env", "uninstall")
+COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall")
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -37,6 +37,17 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
+    p.add_argument("--system-packages", action="store_true",
+                   help="install the distribution packages that satisfy requirements "
+                        "(shows the command first)")
+    p.add_argument("--yes", action="store_true", help="with --system-packages: do not ask")
+    p.add_argument("--binary-cache", default=None, metavar="DIR",
+                   help="restore and store checked staged trees keyed by build hash "
+                        "(default: $SRCBUILD_BINARY_CACHE)")
+    p.add_argument("--locked", type=Path, default=None, metavar="FILE",
+                   help="resolve against a srcbuild.lock; stop on any drift")
+    p.add_argument("--allow-drift", action="store_true",
+                   help="with --locked: build anyway; drifts become warnings")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command")
     for name, text in (("install", "build what is missing and install it"),
                        ("plan", "print the order and the reason for each step; build nothing"),
+                       ("doctor", "explain every requirement and every miss, with the cure"),
                        ("fetch", "fetch and verify the sources of the whole graph")):
         add_common(sub.add_parser(name, help=text))
     p = sub.add_parser("list", help="list the recipes")
@@ -78,11 +90,16 @@ def request(args: argparse.Namespace) -> api.Request:
     req = api.Request(targets=list(args.names), recipe_dirs=list(args.recipes), jobs=args.jobs,
                       options=options, from_source=set(args.from_source),
                       offline=args.offline, mirrors=list(args.mirror),
-                      keep_build=args.keep_build)
+                      keep_build=args.keep_build, system_packages=args.system_packages,
+                      assume_yes=args.yes)
     if args.prefix is not None:
         req.prefix = args.prefix
     if args.cache_dir is not None:
         req.cache_dir = args.cache_dir
+    if args.binary_cache:
+        req.binary_cache = args.binary_cache
+    req.locked = args.locked
+    req.allow_drift = args.allow_drift
     return req
 
 
@@ -102,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if e.tail:
             sys.stderr.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
         error(str(e))
+        if e.diagnosis:
+            sys.stderr.write(f"What the logs say is missing:\n{e.diagnosis}\n")
         return e.exit_code
     except SrcbuildError as e:
         error(str(e))
@@ -133,6 +152,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
                   + ("" if r.satisfied_by != "missing" else f" ({r.reason})"))
     return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    req = request(args)
+    if args.system_packages:
+        events = Events()
+        events.subscribe(make_reporter(False, args.quiet))
+        api.install_system_packages(api.resolve(req), args.yes, events)
+    graph, found = api.doctor(req)
+    bad = [d for d in found if d.satisfied_by == "missing"]
+    if args.json:
+        print(json.dumps({"prefix": str(graph.prefix), "ok": not bad,
+                          "diagnoses": [d.to_json() for d in found]}, indent=1))
+    else:
+        marks = {"prefix": "ok  ", "system": "ok  ", "recipe": "build", "missing": "MISS"}
+        for d in found:
+            print(f"{marks.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
+        print(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
+              + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
+    return EXIT_UNSATISFIED if bad else EXIT_OK
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -193,5 +232,5 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND_TABLE = {"install": cmd_install, "plan": cmd_plan, "fetch": cmd_fetch, "list": cmd_list,
+COMMAND_TABLE = {"install": cmd_install, "plan": cmd_plan, "doctor": cmd_doctor, "fetch": cmd_fetch, "list": cmd_list,
                  "info": cmd_info, "env": cmd_env, "uninstall": cmd_uninstall}

@@ -13,7 +13,7 @@ from typing import Callable
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
                 Callable[[argparse.Namespace], int]]
 
-MODULES: list[str] = []
+MODULES: list[str] = ["srcbuild.graphview", "srcbuild.report", "srcbuild.provision"]
 
 
 def extra_commands() -> list[Command]:

@@ -8,14 +8,17 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from srcbuild import builders
+from srcbuild import bincache, builders
 from srcbuild.buildenv import check_env, prefix_env
+from srcbuild.doctor import explain_findings
 from srcbuild.errors import BuildError, SrcbuildError
 from srcbuild.fetch import Fetched, SourceCache
-from srcbuild.install import merge
+from srcbuild.install import merge, staged_files
+from srcbuild.logscan import scan_build
 from srcbuild.recipe import Recipe, Step, render
+from srcbuild.requirement import Requirement
 from srcbuild.resolve import Graph, Node
 from srcbuild.runner import describe, run
 from srcbuild.state import Installed, PrefixState
@@ -33,13 +36,14 @@ class Settings:
     mirrors: list[Path] = field(default_factory=list)
     keep_build: bool = False
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    binary_cache: bincache.BinaryCache | None = None
 
 
 @dataclass
 class Outcome:
     recipe: str
     version: str
-    status: str  # built | installed | skipped | failed | not started
+    status: str  # built | restored | installed | skipped | failed | not started
     seconds: float = 0.0
 
 
@@ -60,6 +64,8 @@ class Engine:
         self.s = settings
         self.events = events
         self.state = PrefixState(settings.prefix)
+        # recipes that provide a requirement, to name them when a configure step fails
+        self.providers: Callable[[Requirement], list[str]] = lambda req: []
         self.cache = SourceCache(settings.cache_dir / "", settings.mirrors, settings.offline,
                                  log=lambda m: events.emit("message", text=f"    {m}"))
 
@@ -70,7 +76,7 @@ class Engine:
         return self.s.cache_dir / "logs" / node.name
 
     # -- the run ---------------------------------------------------------------------------
-    def install(self, graph: Graph) -> list[Outcome]:
+    def install(self, graph: Graph, warnings: list[str] | None = None) -> list[Outcome]:
         todo = [n for n in graph.order if graph.nodes[n].action == "build"]
         outcomes = {n: Outcome(n, graph.nodes[n].recipe.version,
                                {"installed": "installed", "skip": "skipped"}.get(
@@ -83,7 +89,7 @@ class Engine:
             self.events.emit("package_start", recipe=name, version=node.recipe.version,
                              index=i, total=len(todo), build_hash=node.build_hash)
             try:
-                self.build_one(node)
+                status = self.build_one(node)
             except SrcbuildError as e:
                 outcomes[name].status = "failed"
                 outcomes[name].seconds = time.monotonic() - start
@@ -91,19 +97,21 @@ class Engine:
                                  seconds=round(outcomes[name].seconds, 3))
                 failed = e
                 break
-            outcomes[name].status = "built"
+            outcomes[name].status = status
             outcomes[name].seconds = time.monotonic() - start
-            self.events.emit("package_end", recipe=name, status="built",
+            self.events.emit("package_end", recipe=name, status=status,
                              seconds=round(outcomes[name].seconds, 3))
         self.events.emit("summary", ok=failed is None, packages=[
             {"recipe": o.recipe, "version": o.version, "status": o.status,
              "seconds": round(o.seconds, 3)}
-            for o in outcomes.values() if o.status not in ("installed", "skipped")])
+            for o in outcomes.values() if o.status not in ("installed", "skipped")],
+            **({"warnings": warnings} if warnings else {}))
         if failed:
             raise failed
         return list(outcomes.values())
 
-    def build_one(self, node: Node) -> None:
+    def build_one(self, node: Node) -> str:
+        """Build (or restore from the binary cache), check and merge one package: its status."""
         recipe = node.recipe
         work = self.work_dir(node)
         logs = self.log_dir(node)
@@ -119,7 +127,13 @@ class Engine:
             self._check(node, build_dir, destdir, logs, source=None)
             self._merge(node, destdir, None)
             shutil.rmtree(work, ignore_errors=True)
-            return
+            return "built"
+
+        restored = self._restore(node, destdir)
+        if restored is not None:
+            self._merge(node, destdir, None, source=restored)
+            shutil.rmtree(work, ignore_errors=True)
+            return "restored"
 
         self._step(node, "fetch")
         t0 = time.monotonic()
@@ -146,9 +160,11 @@ class Engine:
             if steps:
                 self._run_phase(node, phase, steps, build_dir, env, logs / f"{phase}.log")
         self._check(node, build_dir, destdir, logs, source=fetched, ctx=ctx)
+        self._store(node, work, destdir, fetched)
         self._merge(node, destdir, fetched)
         if not self.s.keep_build:
             shutil.rmtree(work, ignore_errors=True)
+        return "built"
 
     # -- pieces ----------------------------------------------------------------------------
     def _step(self, node: Node, step: str, **data: Any) -> None:
@@ -164,11 +180,15 @@ class Engine:
             if result.returncode != 0:
                 self.events.emit("step_end", recipe=node.name, step=phase, ok=False,
                                  seconds=round(time.monotonic() - t0, 3), log=str(log))
+                diagnosis = ""
+                if phase in ("configure", "build"):
+                    diagnosis = explain_findings(scan_build(log, cwd), self.providers)
                 raise BuildError(
                     f"{node.name} {node.recipe.version}: the {phase} step `{describe(step)}` "
                     f"failed with exit status {result.returncode}. The prefix "
                     f"{self.s.prefix} was left as it was.",
-                    f"Full log: {log}", log_path=str(log), tail=result.tail)
+                    f"Full log: {log}", log_path=str(log), tail=result.tail,
+                    diagnosis=diagnosis)
         self.events.emit("step_end", recipe=node.name, step=phase, ok=True,
                          seconds=round(time.monotonic() - t0, 3), log=str(log))
 
@@ -197,10 +217,11 @@ class Engine:
         self._run_phase(node, "check", check_steps(recipe, recipe.check, context), build_dir,
                         env, logs / "check.log")
 
-    def _merge(self, node: Node, destdir: Path, fetched: Fetched | None) -> None:
+    def _merge(self, node: Node, destdir: Path, fetched: Fetched | None,
+               source: dict[str, str] | None = None) -> None:
         self._step(node, "merge")
         t0 = time.monotonic()
-        source = {}
+        source = dict(source or {})
         if fetched is not None:
             source = {"kind": fetched.source.kind, "location": fetched.source.location,
                       "sha256": fetched.sha256}
@@ -210,3 +231,56 @@ class Engine:
             options=node.options, source=source, installed_at=time.time()), self.state)
         self.events.emit("step_end", recipe=node.name, step="merge", ok=True,
                          seconds=round(time.monotonic() - t0, 3))
+
+    # -- the binary cache --------------------------------------------------------------------
+    def _restore(self, node: Node, destdir: Path) -> dict[str, str] | None:
+        """Unpack a cached, verified staged tree into destdir; its recorded source, or None."""
+        cache = self.s.binary_cache
+        if cache is None:
+            return None
+        try:
+            archive = cache.get(node.build_hash)
+        except bincache.CorruptEntry as e:
+            self.events.emit("cache_corrupt", recipe=node.name, build_hash=node.build_hash,
+                             where=cache.describe(), text=str(e))
+            self.events.emit("message", text=f"    {node.name}: {e}")
+            return None
+        if archive is None:
+            return None
+        stage = Path(str(destdir) + str(self.s.prefix))
+        try:
+            bincache.unpack(archive, stage)
+        except SrcbuildError as e:
+            self.events.emit("cache_corrupt", recipe=node.name, build_hash=node.build_hash,
+                             where=str(archive), text=str(e))
+            self.events.emit("message", text=f"    {node.name}: {e} Rebuilding it.")
+            shutil.rmtree(destdir, ignore_errors=True)
+            destdir.mkdir(parents=True)
+            return None
+        self.events.emit("cache_hit", recipe=node.name, build_hash=node.build_hash,
+                         where=str(archive))
+        manifest = cache.manifest(node.build_hash) or {}
+        return dict(manifest.get("source", {}))
+
+    def _store(self, node: Node, work: Path, destdir: Path, fetched: Fetched) -> None:
+        """Put the checked staged tree into the binary cache; a failure only warns."""
+        cache = self.s.binary_cache
+        if cache is None:
+            return
+        stage = Path(str(destdir) + str(self.s.prefix))
+        archive = work / f"{node.build_hash}.tar.gz"
+        source = {"kind": fetched.source.kind, "location": fetched.source.location,
+                  "sha256": fetched.sha256}
+        try:
+            staged_files(destdir, self.s.prefix, node.name)  # refuse files outside the prefix
+            files = bincache.pack(stage, archive, fetched.epoch)
+            cache.put(node.build_hash, archive, bincache.manifest(
+                node.name, node.recipe.version, node.build_hash, archive, files, source))
+        except OSError as e:
+            self.events.emit("message", text=f"    {node.name}: not stored in the binary cache "
+                                              f"{cache.describe()} ({e}).")
+            return
+        finally:
+            archive.unlink(missing_ok=True)
+        self.events.emit("cache_store", recipe=node.name, build_hash=node.build_hash,
+                         where=cache.describe())

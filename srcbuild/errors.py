@@ -47,10 +47,12 @@ class BuildError(SrcbuildError):
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str, hint: str = "", log_path: str = "", tail: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", log_path: str = "", tail: str = "",
+                 diagnosis: str = "") -> None:
         super().__init__(message, hint)
         self.log_path = log_path
         self.tail = tail
+        self.diagnosis = diagnosis  # what the tool's own logs say is missing
 
 
 class InstallError(SrcbuildError):

@@ -123,10 +123,10 @@ class SourceCache:
                             h.update(chunk)
                             out.write(chunk)
                 except (urllib.error.URLError, OSError, ValueError) as e:
-                    raise FetchError(f"download of {url} failed ({e})") from None
+                    raise FetchError(f"download of {label or url} failed ({e})") from None
             actual = h.hexdigest()
             if actual != sha256:
-                raise FetchError(f"checksum mismatch for {url}: expected sha256 {sha256}, got "
+                raise FetchError(f"checksum mismatch for {label or url}: expected sha256 {sha256}, got "
                                  f"{actual}; the file was not kept")
             final = dest_dir / filename
             os.replace(tmp_name, final)
@@ -169,7 +169,7 @@ class SourceCache:
         """A source distribution from the Python package index, through pip download."""
         with tempfile.TemporaryDirectory(dir=self.root) as tmp:
             cp = self._apt([sys.executable, "-m", "pip", "download", "--no-deps",
-                            "--no-binary", ":all:", "--no-build-isolation", "-q", "-d", tmp,
+                            "--no-binary", ":all:", "-q", "-d", tmp,
                             source.location])
             files = list(Path(tmp).iterdir())
             if cp.returncode != 0 or len(files) != 1:

@@ -11,7 +11,7 @@ import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from srcbuild import __version__
 from srcbuild.errors import RecipeError, UnsatisfiedError
@@ -309,6 +309,14 @@ class Resolver:
                 return ""
             seen.append(f"{p.key} {found.describe()}")
         return "; ".join(seen)
+
+
+def provider_names(book: RecipeBook) -> Callable[[Requirement], list[str]]:
+    """A lookup of the recipes whose (untemplated) provides match a requirement."""
+    def find(req: Requirement) -> list[str]:
+        return [r.name for r in book.all([]) if any(
+            "{" not in p and parse(p).key == req.key for p in r.provides)]
+    return find
 
 
 def require_satisfiable(graph: Graph) -> None:

@@ -182,3 +182,44 @@ def chain(root: Path) -> Path:
         system = "make"
         """)
     return recipes
+
+
+def busy_pkg(root: Path, name: str, log: Path, units: int = 6, seconds: float = 0.4) -> Path:
+    """A make package whose configure and each of ``units`` compile jobs record when they run.
+
+    Every work unit appends ``start T NAME`` and ``end T NAME`` lines to ``log``, so a test can
+    count how many ran at the same time.
+    """
+    src = root / f"{name}-1"
+    unit = (f'echo "start $$(date +%s.%N) {name}-$@" >> {log}; sleep {seconds}; '
+            f'echo "end $$(date +%s.%N) {name}-$@" >> {log}; touch $@')
+    targets = " ".join(f"u{i}.o" for i in range(units))
+    _write(src / "Makefile", f"""
+        PREFIX ?= /usr/local
+        all: {targets}
+        %.o:
+        \t@{unit}
+        install: all
+        \tmkdir -p $(DESTDIR)$(PREFIX)/share/{name}
+        \tcp *.o $(DESTDIR)$(PREFIX)/share/{name}/
+        """)
+    _write(src / "configure", f"""
+        #!/bin/sh
+        echo "start $(date +%s.%N) {name}-configure" >> {log}
+        sleep {seconds}
+        echo "end $(date +%s.%N) {name}-configure" >> {log}
+        """, 0o755)
+    return src
+
+
+def max_overlap(log: Path) -> int:
+    """The largest number of work units that ran at once, from a busy_pkg log."""
+    events = []
+    for line in log.read_text().splitlines():
+        kind, t, _ = line.split()
+        events.append((float(t), 1 if kind == "start" else -1))
+    level = peak = 0
+    for _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        level += delta
+        peak = max(peak, level)
+    return peak

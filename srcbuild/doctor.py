@@ -1,0 +1,259 @@
+"""Explain every requirement: what satisfied it, or why nothing did and what cures it."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from srcbuild.logscan import Finding
+from srcbuild.probes import SystemProbe
+from srcbuild.requirement import Requirement
+from srcbuild.resolve import Graph, Resolution
+from srcbuild.sysdeps import INSTALL, describe_packages, packages_for
+
+# Where a .pc often sits outside pkg-config's default path
+PC_PLACES = ("/usr/local/lib*/pkgconfig", "/usr/local/lib/*/pkgconfig", "/usr/local/share/pkgconfig",
+             "/opt/*/lib*/pkgconfig", "/opt/*/share/pkgconfig", "/opt/*/*/lib*/pkgconfig",
+             "/usr/lib/*/pkgconfig", "/usr/lib*/pkgconfig", "/usr/share/pkgconfig",
+             "~/.local/lib*/pkgconfig", "~/.local/srcbuild/lib*/pkgconfig",
+             "~/.local/*/lib*/pkgconfig")
+LIB_PLACES = ("/usr/local/lib*", "/usr/local/lib/*", "/opt/*/lib*", "/opt/*/*/lib*",
+              "~/.local/lib*", "~/.local/srcbuild/lib*")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    requirement: str
+    of: str
+    satisfied_by: str
+    case: str  # found | recipe-builds-it | dev-files-missing | pc-outside-path | too-old |
+    #            program-missing | not-installed | recipe
+    message: str
+    fix: list[str] = field(default_factory=list)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pc_elsewhere(name: str, search_path: list[str], places: tuple[str, ...] = PC_PLACES
+                 ) -> list[str]:
+    """``NAME.pc`` files on this machine outside pkg-config's search path."""
+    inside = {os.path.realpath(p) for p in search_path}
+    found = []
+    for pattern in places:
+        for d in glob.glob(os.path.expanduser(pattern)):
+            if os.path.realpath(d) in inside:
+                continue
+            candidate = os.path.join(d, f"{name}.pc")
+            if os.path.isfile(candidate) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def pc_version(path: str) -> str | None:
+    try:
+        for line in Path(path).read_text(errors="replace").splitlines():
+            if line.startswith("Version:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def runtime_libraries(module: str, ldconfig: dict[str, list[str]]) -> list[str]:
+    """Runtime libraries (sonames) in ``ldconfig -p`` that a pkg-config module names."""
+    stem = module if module.startswith("lib") else f"lib{module}"
+    stems = {stem, stem.split("-")[0] if stem.count("-") > 1 else stem}
+    if module == "zlib":
+        stems.add("libz")
+    out = []
+    for soname, paths in sorted(ldconfig.items()):
+        base = soname.split(".so")[0]
+        if base in stems and ".so." in soname:
+            out.append(paths[0])
+    return out
+
+
+def _recipe_note(res: Resolution) -> str:
+    if res.recipe:
+        return f"or let srcbuild build it from the recipe {res.recipe}"
+    return "no srcbuild recipe provides it"
+
+
+def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_PLACES
+             ) -> Diagnosis:
+    req = res.requirement
+    pkgs = packages_for(req)
+    base = dict(requirement=str(req), of=res.of, satisfied_by=res.satisfied_by, packages=pkgs)
+    if res.satisfied_by in ("prefix", "system"):
+        v = f"{res.version} " if res.version else ""
+        return Diagnosis(case="found", message=f"{req}: {res.satisfied_by} has {v}at {res.where}.",
+                         **base)
+    if req.kind == "recipe":
+        return Diagnosis(case="recipe", message=f"{req}: built from its recipe.", **base)
+    install = describe_packages(pkgs)
+    install_text = f"install {install}" if install else "install the package that ships it"
+    found = res.found
+    if found is not None and not req.accepts(found.version):
+        newer = (f"the recipe {res.recipe} provides {res.version}" if res.recipe
+                 else "no srcbuild recipe provides a newer one")
+        return Diagnosis(case="too-old", message=(
+            f"{req}: found {found.version} at {found.where}, but {req.op} {req.version} is "
+            f"wanted; {newer}."), fix=[f"srcbuild {res.recipe}" if res.recipe else install_text],
+            **base)
+    if req.kind == "pkgconfig":
+        others = pc_elsewhere(req.name, probe.pc_search_path, places)
+        good = [p for p in others if req.accepts(pc_version(p))]
+        if good:
+            d = os.path.dirname(good[0])
+            export = f"export PKG_CONFIG_PATH={d}${{PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}}"
+            return Diagnosis(case="pc-outside-path", message=(
+                f"{req}: {good[0]} (version {pc_version(good[0])}) exists, but {d} is not in "
+                f"pkg-config's search path. Run: {export}"), fix=[export], **base)
+        runtime = runtime_libraries(req.name, probe.ldconfig)
+        if runtime:
+            return Diagnosis(case="dev-files-missing", message=(
+                f"{req}: the runtime library is installed ({runtime[0]}), but not its "
+                f"development files ({req.name}.pc and the headers): {install_text}, "
+                f"{_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
+        return Diagnosis(case="not-installed", message=(
+            f"{req}: no {req.name}.pc on this machine and no runtime library for it: "
+            f"{install_text}, {_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
+    if req.kind == "program":
+        return Diagnosis(case="program-missing", message=(
+            f"{req}: {req.name} is not on PATH: {install_text}, {_recipe_note(res)}."),
+            fix=_fixes(pkgs, res), **base)
+    runtime = [p for soname, ps in probe.ldconfig.items()
+               if soname.startswith(req.name + ".") for p in ps]
+    if runtime:
+        return Diagnosis(case="dev-files-missing", message=(
+            f"{req}: {runtime[0]} is installed, but not the link-time {req.name} and headers: "
+            f"{install_text}, {_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
+    return Diagnosis(case="not-installed", message=(
+        f"{req}: not in ldconfig -p nor in the prefix: {install_text}, {_recipe_note(res)}."),
+        fix=_fixes(pkgs, res), **base)
+
+
+def _fixes(pkgs: dict[str, str], res: Resolution) -> list[str]:
+    out = [" ".join(INSTALL[m] + [p]) for m, p in pkgs.items() if m in INSTALL][:1]
+    if res.recipe:
+        out.append(f"srcbuild {res.recipe}")
+    return out
+
+
+def diagnose_graph(graph: Graph, probe: SystemProbe) -> list[Diagnosis]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for res in graph.resolutions:
+        key = (str(res.requirement), res.of)
+        if key not in seen:
+            seen.add(key)
+            out.append(diagnose(res, probe))
+    return out
+
+
+# -- after an install: binaries whose libraries the loader cannot find ------------------------
+def _is_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def parse_ldd(text: str) -> list[str]:
+    return [line.split("=>")[0].strip() for line in text.splitlines() if "=> not found" in line]
+
+
+def unresolved_libraries(prefix: Path, limit: int = 400) -> list[Diagnosis]:
+    """Diagnosis 5: ``ldd`` on the prefix's programs and libraries shows ``not found``."""
+    files = []
+    for sub in ("bin", "sbin", "lib", "lib64", "libexec"):
+        d = prefix / sub
+        if d.is_dir():
+            for p in sorted(d.rglob("*")):
+                if p.is_file() and not p.is_symlink() and (sub != "lib" or ".so" in p.name) \
+                        and _is_elf(p):
+                    files.append(p)
+    files = files[:limit]
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+
+    def ldd(p: Path) -> tuple[Path, list[str]]:
+        try:
+            out = subprocess.run(["ldd", str(p)], capture_output=True, text=True, env=env,
+                                 timeout=20).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return p, []
+        return p, parse_ldd(out)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(ldd, files))
+    out = []
+    for path, missing in results:
+        for lib in missing:
+            out.append(loader_diagnosis(prefix, path, lib))
+    return out
+
+
+def loader_diagnosis(prefix: Path, binary: Path, lib: str) -> Diagnosis:
+    req = Requirement("library", lib.split(".so")[0] + ".so")
+    pkgs = packages_for(req)
+    in_prefix = [str(p) for sub in ("lib", "lib64") for p in [prefix / sub / lib] if p.exists()]
+    rel = binary.relative_to(prefix)
+    if in_prefix:
+        d = os.path.dirname(in_prefix[0])
+        export = f"export LD_LIBRARY_PATH={d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+        return Diagnosis(str(req), str(rel), "prefix", "loader-path", (
+            f"{rel}: {lib} is in the prefix ({in_prefix[0]}) but {rel} carries no rpath to it. "
+            f"Rebuilding it with srcbuild sets the rpath; until then: {export} "
+            "(never edit /etc/ld.so.conf for a private prefix)."), [export], pkgs)
+    elsewhere = [p for pattern in LIB_PLACES for d in glob.glob(os.path.expanduser(pattern))
+                 for p in [os.path.join(d, lib)] if os.path.exists(p)]
+    if elsewhere:
+        d = os.path.dirname(elsewhere[0])
+        export = f"export LD_LIBRARY_PATH={d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+        return Diagnosis(str(req), str(rel), "missing", "loader-path", (
+            f"{rel}: {lib} exists at {elsewhere[0]}, outside the loader's path. {export} cures "
+            "it now; an rpath (-Wl,-rpath," + d + ") cures it for good."), [export], pkgs)
+    install = describe_packages(pkgs) or "the package that ships it"
+    return Diagnosis(str(req), str(rel), "missing", "library-missing", (
+        f"{rel}: {lib} is not on this machine: install {install}, or build it into the "
+        "prefix."), [], pkgs)
+
+
+# -- a failed configure: what its logs say is missing -----------------------------------------
+def explain_findings(findings: list[Finding], providers: Callable[[Requirement], list[str]]
+                     ) -> str:
+    paragraphs = []
+    for f in findings:
+        pkgs = describe_packages(packages_for(f.requirement))
+        recipes = providers(f.requirement)
+        cure = []
+        if pkgs:
+            cure.append(f"system package: {pkgs}")
+        if recipes:
+            cure.append(f"recipe: {', '.join(recipes)} (add \"{f.requirement.key}\" to the "
+                        "recipe's requires)")
+        cure_text = "; ".join(cure) or "no known package or recipe provides it"
+        evidence = "\n".join("    " + line for line in f.evidence.splitlines()[:12])
+        paragraphs.append(f"Missing {f.requirement.key} ({cure_text}). From {f.source}:\n"
+                          f"{evidence}")
+    return "\n".join(paragraphs)
+
+
+def system_package_command(graph: Graph, manager: str) -> list[str]:
+    """The install command for every requirement a system package could satisfy instead of a
+    recipe or nothing."""
+    wanted: list[str] = []
+    for res in graph.resolutions:
+        if res.satisfied_by in ("recipe", "missing") and res.requirement.kind != "recipe":
+            pkg = packages_for(res.requirement).get(manager)
+            if pkg and pkg not in wanted:
+                wanted.append(pkg)
+    return INSTALL[manager] + wanted if wanted else []

@@ -1,0 +1,131 @@
+"""Read what a failed configure, meson or cmake wrote, and name the missing dependency.
+
+Pure over the texts it is given (the step log and the tool's own log), so every pattern is
+tested against real tool output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcbuild.requirement import Requirement
+
+
+@dataclass(frozen=True)
+class Finding:
+    requirement: Requirement  # what is missing, as a requirement a recipe could state
+    evidence: str  # the few lines of the failing test, from the tool's own log when it has one
+    source: str  # which log the evidence came from
+
+
+_PKG_PATTERNS = [
+    re.compile(r"No package '([^']+)' found"),
+    re.compile(r"Package '([^']+)', required by '[^']+', not found"),
+    re.compile(r"Package ([^\s]+) was not found in the pkg-config search path"),
+    re.compile(r'Dependency "([^"]+)" not found'),
+    re.compile(r"Run-time dependency (\S+) found: NO"),
+    re.compile(r"Dependency (\S+) found: NO"),
+]
+_CMAKE_FIND = re.compile(r"Could NOT find (\w+)")
+_PROGRAM = [
+    re.compile(r"(?:^|\s)([\w.+-]+): (?:command )?not found"),
+    re.compile(r"Program '([^']+)' not found or not executable"),
+    re.compile(r"Program (\S+) found: NO"),
+]
+_HEADER = re.compile(r"fatal error: ([\w./+-]+\.h): No such file or directory")
+_CHECK_LIB = re.compile(r"checking for (\w+) in -l([\w+-]+)\.\.\. no")
+
+
+def tool_logs(build_dir: Path) -> list[Path]:
+    """The logs a configure tool keeps in its build folder, most specific first."""
+    candidates = [build_dir / "meson-logs" / "meson-log.txt",
+                  build_dir / "CMakeFiles" / "CMakeConfigureLog.yaml",
+                  build_dir / "CMakeFiles" / "CMakeError.log",
+                  build_dir / "config.log"]
+    return [p for p in candidates if p.is_file()]
+
+
+def _quote(text: str, needle: str, before: int = 3, after: int = 8) -> str:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if needle in line:
+            return "\n".join(lines[max(0, i - before):i + after]).strip()
+    return ""
+
+
+def _config_log_block(config_log: str, test: str) -> str:
+    """The lines config.log wrote for one ``checking for ...`` test, up to its result."""
+    lines = config_log.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        if f"checking for {test}" in lines[i]:
+            block = [lines[i]]
+            for line in lines[i + 1:i + 60]:
+                if re.match(r"configure:\d+: (checking|result:)", line) and len(block) > 1:
+                    block.append(line)
+                    break
+                if re.search(r"error|undefined reference|No such file|cannot find", line) \
+                        or line.startswith(("configure:", "conftest")):
+                    block.append(line)
+            return "\n".join(block[:14])
+    return ""
+
+
+def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
+    """Every missing dependency these logs show, with its evidence."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    everything = [("step log", step_log)] + list(tool_texts.items())
+
+    def add(req: Requirement, needle: str) -> None:
+        if req.key in seen:
+            return
+        seen.add(req.key)
+        for source, text in list(tool_texts.items()) + [("step log", step_log)]:
+            quoted = _quote(text, needle)
+            if quoted:
+                findings.append(Finding(req, quoted, source))
+                return
+        findings.append(Finding(req, needle, "step log"))
+
+    for source, text in everything:
+        for pat in _PKG_PATTERNS:
+            for m in pat.finditer(text):
+                add(Requirement("pkgconfig", m[1]), m[0])
+        for m in _CMAKE_FIND.finditer(text):
+            add(Requirement("pkgconfig", m[1].lower()), m[0])
+        for pat in _PROGRAM:
+            for m in pat.finditer(text):
+                name = m[1]
+                if name not in ("configure", "make", "sh") and not name.endswith(".h"):
+                    add(Requirement("program", name), m[0])
+        for m in _CHECK_LIB.finditer(text):
+            lib = m[2]
+            req = Requirement("library", f"lib{lib}.so")
+            if req.key not in seen:
+                seen.add(req.key)
+                block = _config_log_block(tool_texts.get("config.log", ""), f"{m[1]} in -l{lib}")
+                findings.append(Finding(req, block or m[0], "config.log" if block else source))
+        for m in _HEADER.finditer(text):
+            header = m[1]
+            key = f"header:{header}"
+            if key not in seen:
+                seen.add(key)
+                findings.append(Finding(Requirement("library", header), _quote(text, m[0]),
+                                        source))
+    return findings
+
+
+def scan_build(step_log: Path, build_dir: Path) -> list[Finding]:
+    texts = {}
+    for p in tool_logs(build_dir):
+        try:
+            texts[p.name] = p.read_text(errors="replace")[-400_000:]
+        except OSError:
+            pass
+    try:
+        log = step_log.read_text(errors="replace")[-200_000:]
+    except OSError:
+        log = ""
+    return scan(log, texts)

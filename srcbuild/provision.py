@@ -1,0 +1,260 @@
+"""CI provisioning: lock a graph, mirror its sources, check that builds are reproducible.
+
+The library functions come first; the commands (registered through cli_extra.MODULES) are
+thin wrappers at the bottom.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcbuild import api
+from srcbuild.bincache import LocalDirCache
+from srcbuild.engine import Engine, Settings
+from srcbuild.errors import EXIT_FAILED, EXIT_OK, FetchError
+from srcbuild.fetch import SourceCache, sha256_file
+from srcbuild.resolve import require_satisfiable
+from srcbuild.ui import Events, make_reporter
+
+
+# -- mirror ---------------------------------------------------------------------------------
+def mirror(req: api.Request, dest: Path, events: Events,
+           every_alternative: bool = False) -> list[Path]:
+    """Copy the sources of every recipe of the graph into ``dest/SHA256/FILE``, verified.
+
+    By default the source each recipe would use; with ``every_alternative`` every one that
+    can be fetched (a failure of an alternative is then a message, not an error).
+    """
+    graph = api.resolve(req)
+    require_satisfiable(graph)
+    # the destination is a mirror too: a second run (a CI cache hit) downloads nothing
+    cache = SourceCache(req.cache_dir, list(req.mirrors) + [dest], req.offline,
+                        log=lambda m: events.emit("message", text=f"    {m}"))
+    out: list[Path] = []
+    for name in graph.order:
+        recipe = graph.nodes[name].recipe
+        if recipe.is_group:
+            continue
+        choices = [recipe]
+        if every_alternative:
+            choices = [dataclasses.replace(recipe, sources=(s,)) for s in recipe.sources]
+        for one in choices:
+            if all(s.kind == "path" for s in one.sources):
+                continue  # a local source travels with the recipes
+            try:
+                source, archive, sha = cache.fetch(one)
+            except FetchError as e:
+                if not every_alternative:
+                    raise
+                events.emit("message", text=f"{name}: skipped an alternative: {e.message}")
+                continue
+            if archive is None or not sha:
+                continue
+            target = copy_verified(archive, dest / sha / archive.name, sha)
+            events.emit("mirrored", recipe=name, source=source.describe(), path=str(target))
+            events.emit("message", text=f"{name}: {source.describe()} -> {target}")
+            out.append(target)
+    return out
+
+
+def copy_verified(src: Path, target: Path, sha256: str) -> Path:
+    """Copy under a temporary name, check the sha256, then rename: never half a file."""
+    if target.is_file() and sha256_file(target) == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+        actual = sha256_file(Path(tmp))
+        if actual != sha256:
+            raise FetchError(f"Copying {src} into the mirror gave sha256 {actual}, expected "
+                             f"{sha256}; nothing was kept.",
+                             f"Delete {src} from the cache and fetch it again.")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+# -- verify-repro ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReproResult:
+    recipe: str
+    files: int
+    differ: list[str]  # paths relative to the prefix whose sha256 differ (or exist once)
+
+
+def staged_digests(archive: Path) -> dict[str, str]:
+    """path -> sha256 (or link target, or mode) of each member of a binary cache archive."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    with tarfile.open(archive) as tf:
+        for m in tf.getmembers():
+            if m.isreg():
+                f = tf.extractfile(m)
+                assert f is not None
+                out[m.name] = f"{hashlib.sha256(f.read()).hexdigest()} {m.mode:o}"
+            elif m.issym() or m.islnk():
+                out[m.name] = f"-> {m.linkname}"
+            else:
+                out[m.name] = f"dir {m.mode:o}"
+    return out
+
+
+def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
+    """Build the graph twice from scratch, same prefix path, separate build folders; compare.
+
+    Each build runs with its own cache folder (so its own extracted sources and build
+    folders) into the same temporary prefix path, and stores its checked staged trees in its
+    own binary cache; the archives' members are then compared file by file.
+    """
+    with tempfile.TemporaryDirectory(prefix="srcbuild-repro-") as tmp:
+        root = Path(tmp)
+        prefix = root / "prefix"
+        req = dataclasses.replace(req, prefix=prefix, binary_cache=None)
+        graph = api.resolve(req)
+        require_satisfiable(graph)
+        stores = []
+        for run in ("a", "b"):
+            if prefix.exists():
+                shutil.rmtree(prefix)
+            prefix.mkdir()
+            cache_dir = root / f"cache-{run}"
+            store = LocalDirCache(root / f"bin-{run}")
+            stores.append(store)
+            events.emit("message", text=f"verify-repro: build {run} in {cache_dir}")
+            settings = Settings(prefix=prefix, cache_dir=cache_dir, jobs=req.jobs,
+                                offline=req.offline,
+                                mirrors=list(req.mirrors) + [req.cache_dir / "sources",
+                                                             root / "cache-a" / "sources"],
+                                binary_cache=store)
+            # resolve again: the first build's install must not count as "installed"
+            Engine(settings, events).install(api.resolve(req))
+        out = []
+        for name in graph.order:
+            node = graph.nodes[name]
+            if node.action != "build" or node.recipe.is_group:
+                continue
+            a, b = (s.paths(node.build_hash)[0] for s in stores)
+            da, db = staged_digests(a), staged_digests(b)
+            differ = sorted(k for k in da.keys() | db.keys() if da.get(k) != db.get(k))
+            files = sum(1 for v in da.values() if not v.startswith("dir "))
+            out.append(ReproResult(name, files, differ))
+        return out
+
+
+# -- commands -------------------------------------------------------------------------------
+def _add_once(p: argparse.ArgumentParser, *flags: str, **kw: object) -> None:
+    """Add an option unless cli.add_common already has it (the lead may move it there)."""
+    if not any(f in p._option_string_actions for f in flags):
+        p.add_argument(*flags, **kw)  # type: ignore[arg-type]
+
+
+def _add_provisioning(p: argparse.ArgumentParser) -> None:
+    _add_once(p, "--binary-cache", default=None, metavar="DIR",
+              help="a folder of checked staged trees keyed by build hash "
+                   "(default: $SRCBUILD_BINARY_CACHE)")
+
+
+def _request(args: argparse.Namespace) -> api.Request:
+    from srcbuild import cli
+
+    req = cli.request(args)
+    if getattr(args, "binary_cache", None):
+        req.binary_cache = str(args.binary_cache)
+    return req
+
+
+def _events(args: argparse.Namespace) -> Events:
+    events = Events()
+    events.subscribe(make_reporter(args.json, args.quiet))
+    return events
+
+
+def add_lock_arguments(p: argparse.ArgumentParser) -> None:
+    from srcbuild import cli
+
+    cli.add_common(p)
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    req = _request(args)
+    graph = api.resolve(req)
+    require_satisfiable(graph)
+    print(json.dumps(api.lock_of(req, graph), indent=1, sort_keys=True))
+    return EXIT_OK
+
+
+def add_install_locked_arguments(p: argparse.ArgumentParser) -> None:
+    from srcbuild import cli
+
+    p.add_argument("lockfile", type=Path, metavar="FILE", help="a lock written by srcbuild lock")
+    cli.add_common(p)
+    _add_provisioning(p)
+    _add_once(p, "--allow-drift", action="store_true",
+              help="build even when the resolution differs from the lock (warnings)")
+
+
+def cmd_install_locked(args: argparse.Namespace) -> int:
+    req = _request(args)
+    req.locked = args.lockfile
+    req.allow_drift = args.allow_drift
+    api.install(req, _events(args))
+    return EXIT_OK
+
+
+def add_mirror_arguments(p: argparse.ArgumentParser) -> None:
+    from srcbuild import cli
+
+    cli.add_common(p)
+    p.add_argument("dir", type=Path, metavar="DIR", help="the mirror folder (SHA256/FILE)")
+    p.add_argument("--every-alternative", action="store_true",
+                   help="mirror every source alternative that can be fetched, not only the first")
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    mirror(_request(args), args.dir, _events(args), args.every_alternative)
+    return EXIT_OK
+
+
+def add_verify_repro_arguments(p: argparse.ArgumentParser) -> None:
+    from srcbuild import cli
+
+    cli.add_common(p)
+
+
+def cmd_verify_repro(args: argparse.Namespace) -> int:
+    events = Events()
+    events.subscribe(make_reporter(False, True) if not args.json else (lambda e: None))
+    results = verify_repro(_request(args), events)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+    else:
+        for r in results:
+            state = "identical" if not r.differ else f"{len(r.differ)} file(s) differ"
+            print(f"{r.recipe}: {r.files} staged file(s), {state}")
+            for f in r.differ:
+                print(f"  differs: {f}")
+    return EXIT_OK if all(not r.differ for r in results) else EXIT_FAILED
+
+
+COMMANDS = [
+    ("lock", "print a srcbuild.lock (JSON) of the resolved graph", add_lock_arguments, cmd_lock),
+    ("install-locked", "install what a lock file names, failing on drift",
+     add_install_locked_arguments, cmd_install_locked),
+    ("mirror", "copy every source of the graph into DIR/SHA256/FILE, verified",
+     add_mirror_arguments, cmd_mirror),
+    ("verify-repro", "build twice in separate folders and list staged files that differ",
+     add_verify_repro_arguments, cmd_verify_repro),
+]

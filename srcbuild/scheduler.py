@@ -1,0 +1,135 @@
+"""Run a graph's packages in parallel under one job budget, with a GNU make jobserver.
+
+srcbuild plays the top-level make: a pipe holds N-1 tokens and srcbuild's own implicit slot
+is the Nth. Every running package holds one slot (the first running package uses the
+implicit one, each further package takes a token first), so configure steps, which are
+single-threaded, never oversubscribe the machine. make-based steps join the jobserver
+through MAKEFLAGS (the pipe protocol that make 4.3 and 4.4 both understand); steps that
+cannot (ninja before 1.13) take extra tokens up front for their ``-j``.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+from contextlib import contextmanager
+
+
+class Jobserver:
+    """The pipe of a GNU make jobserver with ``jobs - 1`` tokens."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+        self.read_fd, self.write_fd = os.pipe()
+        os.write(self.write_fd, b"+" * (self.jobs - 1))
+        self._implicit = threading.Lock()
+
+    def makeflags(self) -> str:
+        return f"-j{self.jobs} --jobserver-auth={self.read_fd},{self.write_fd}"
+
+    @property
+    def fds(self) -> tuple[int, int]:
+        return self.read_fd, self.write_fd
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """One slot for a package: the implicit one when free, else a token from the pipe."""
+        if self._implicit.acquire(blocking=False):
+            try:
+                yield
+            finally:
+                self._implicit.release()
+            return
+        token = os.read(self.read_fd, 1)  # blocks until some package or make gives one back
+        try:
+            yield
+        finally:
+            os.write(self.write_fd, token)
+
+    @contextmanager
+    def extra(self, wanted: int) -> Iterator[int]:
+        """Take up to ``wanted`` more tokens that are free right now; yield how many."""
+        tokens = b""
+        while len(tokens) < wanted:
+            ready, _, _ = select.select([self.read_fd], [], [], 0)
+            if not ready:
+                break
+            tokens += os.read(self.read_fd, 1)
+        try:
+            yield len(tokens)
+        finally:
+            if tokens:
+                os.write(self.write_fd, tokens)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class Walk:
+    """Which packages may start: a package starts when every dependency it waits on is done."""
+
+    deps: dict[str, list[str]]  # package -> packages of this run it waits for
+    done: set[str] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+
+    def ready(self) -> list[str]:
+        waiting = [n for n in self.deps if n not in self.done | self.running | self.failed]
+        return [n for n in waiting if all(d in self.done for d in self.deps[n])]
+
+    def finished(self) -> bool:
+        return not self.running and (not self.ready() or bool(self.failed))
+
+
+def run_graph(order: list[str], deps: dict[str, list[str]], jobs: int,
+              build: Callable[[str], None], on_error: Callable[[str, BaseException], None]
+              ) -> set[str]:
+    """Build every package of ``order`` (dependencies first), at most ``jobs`` at a time.
+
+    After a failure no new package starts; running ones finish (their work is complete and
+    consistent, cancelling them would only waste it). Returns the set of failed packages.
+    """
+    walk = Walk({n: [d for d in deps.get(n, []) if d in order] for n in order})
+    cond = threading.Condition()
+    threads: list[threading.Thread] = []
+    limit = max(1, jobs)
+
+    def worker(name: str) -> None:
+        try:
+            build(name)
+        except BaseException as e:  # noqa: BLE001 - reported through on_error
+            with cond:
+                walk.failed.add(name)
+            on_error(name, e)
+        else:
+            with cond:
+                walk.done.add(name)
+        finally:
+            with cond:
+                walk.running.discard(name)
+                cond.notify_all()
+
+    with cond:
+        while True:
+            if not walk.failed:
+                for name in sorted(walk.ready(), key=order.index):
+                    if len(walk.running) >= limit:
+                        break
+                    walk.running.add(name)
+                    t = threading.Thread(target=worker, args=(name,), name=f"build-{name}")
+                    threads.append(t)
+                    t.start()
+            if walk.finished():
+                break
+            cond.wait()
+    for t in threads:
+        t.join()
+    return walk.failed
