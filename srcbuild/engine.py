@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,8 @@ from srcbuild.logscan import scan_build
 from srcbuild.recipe import Recipe, Step, render
 from srcbuild.requirement import Requirement
 from srcbuild.resolve import Graph, Node
-from srcbuild.runner import describe, run
+from srcbuild.runner import Result, run
+from srcbuild.scheduler import Jobserver, run_graph
 from srcbuild.state import Installed, PrefixState
 from srcbuild.ui import Events
 
@@ -68,6 +71,7 @@ class Engine:
         self.providers: Callable[[Requirement], list[str]] = lambda req: []
         self.cache = SourceCache(settings.cache_dir / "", settings.mirrors, settings.offline,
                                  log=lambda m: events.emit("message", text=f"    {m}"))
+        self._merge_lock = threading.Lock()  # one merge (and state write) at a time
 
     def work_dir(self, node: Node) -> Path:
         return self.s.cache_dir / "work" / f"{node.name}-{node.build_hash[:12]}"
@@ -77,37 +81,59 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------------
     def install(self, graph: Graph, warnings: list[str] | None = None) -> list[Outcome]:
+        """Build every package whose action is build, independent ones at the same time."""
         todo = [n for n in graph.order if graph.nodes[n].action == "build"]
         outcomes = {n: Outcome(n, graph.nodes[n].recipe.version,
                                {"installed": "installed", "skip": "skipped"}.get(
                                    graph.nodes[n].action, "not started"))
                     for n in graph.order}
-        failed: SrcbuildError | None = None
-        for i, name in enumerate(todo, 1):
+        errors: dict[str, SrcbuildError] = {}
+        counter = iter(range(1, len(todo) + 1))
+        self.jobserver = Jobserver(self.s.jobs)
+
+        def build(name: str) -> None:
             node = graph.nodes[name]
-            start = time.monotonic()
-            self.events.emit("package_start", recipe=name, version=node.recipe.version,
-                             index=i, total=len(todo), build_hash=node.build_hash)
-            try:
-                status = self.build_one(node)
-            except SrcbuildError as e:
-                outcomes[name].status = "failed"
+            with self.jobserver.slot():
+                start = time.monotonic()
+                self.events.emit("package_start", recipe=name, version=node.recipe.version,
+                                 index=next(counter), total=len(todo),
+                                 build_hash=node.build_hash)
+                try:
+                    status = self.build_one(node)
+                except BaseException:
+                    outcomes[name].status = "failed"
+                    outcomes[name].seconds = time.monotonic() - start
+                    self.events.emit("package_end", recipe=name, status="failed",
+                                     seconds=round(outcomes[name].seconds, 3))
+                    raise
+                outcomes[name].status = status
                 outcomes[name].seconds = time.monotonic() - start
-                self.events.emit("package_end", recipe=name, status="failed",
+                self.events.emit("package_end", recipe=name, status=status,
                                  seconds=round(outcomes[name].seconds, 3))
-                failed = e
-                break
-            outcomes[name].status = status
-            outcomes[name].seconds = time.monotonic() - start
-            self.events.emit("package_end", recipe=name, status=status,
-                             seconds=round(outcomes[name].seconds, 3))
-        self.events.emit("summary", ok=failed is None, packages=[
+
+        def on_error(name: str, error: BaseException) -> None:
+            errors[name] = error if isinstance(error, SrcbuildError) else SrcbuildError(
+                f"{name}: {type(error).__name__}: {error}")
+
+        deps = {n: graph.nodes[n].deps for n in todo}
+        try:
+            run_graph(todo, deps, self.s.jobs, build, on_error)
+        finally:
+            self.jobserver.close()
+        notes = list(warnings or [])
+        if errors:
+            waiting = [o.recipe for o in outcomes.values() if o.status == "not started"]
+            if waiting:
+                notes.append(f"not started because {', '.join(errors)} failed: "
+                             f"{', '.join(waiting)} (packages already running were allowed to "
+                             "finish, so their work is merged and consistent)")
+        self.events.emit("summary", ok=not errors, packages=[
             {"recipe": o.recipe, "version": o.version, "status": o.status,
              "seconds": round(o.seconds, 3)}
             for o in outcomes.values() if o.status not in ("installed", "skipped")],
-            **({"warnings": warnings} if warnings else {}))
-        if failed:
-            raise failed
+            **({"warnings": notes} if notes else {}))
+        if errors:
+            raise next(iter(errors.values()))
         return list(outcomes.values())
 
     def build_one(self, node: Node) -> str:
@@ -175,8 +201,7 @@ class Engine:
         self._step(node, phase)
         t0 = time.monotonic()
         for step in steps:
-            result = run(step, cwd, env, log, on_line=lambda line: self.events.emit(
-                "line", recipe=node.name, text=line), tail_lines=TAIL_LINES)
+            result = self._run_step(node, phase, step, cwd, env, log)
             if result.returncode != 0:
                 self.events.emit("step_end", recipe=node.name, step=phase, ok=False,
                                  seconds=round(time.monotonic() - t0, 3), log=str(log))
@@ -184,13 +209,44 @@ class Engine:
                 if phase in ("configure", "build"):
                     diagnosis = explain_findings(scan_build(log, cwd), self.providers)
                 raise BuildError(
-                    f"{node.name} {node.recipe.version}: the {phase} step `{describe(step)}` "
+                    f"{node.name} {node.recipe.version}: the {phase} step `{result.command}` "
                     f"failed with exit status {result.returncode}. The prefix "
                     f"{self.s.prefix} was left as it was.",
                     f"Full log: {log}", log_path=str(log), tail=result.tail,
                     diagnosis=diagnosis)
         self.events.emit("step_end", recipe=node.name, step=phase, ok=True,
                          seconds=round(time.monotonic() - t0, 3), log=str(log))
+
+    def _run_step(self, node: Node, phase: str, step: Step, cwd: Path, env: dict[str, str],
+                  log: Path) -> Result:
+        """Run one step under the job budget.
+
+        In the build phase, make joins srcbuild's jobserver (its own -jN is dropped, MAKEFLAGS
+        carries the pipe); a tool that cannot join (ninja, meson, cmake --build) takes the
+        tokens that are free right now and gets -j of that many plus the package's own slot.
+        Install steps run serially, as a careful hand would.
+        """
+        def on_line(line: str) -> None:
+            self.events.emit("line", recipe=node.name, text=line)
+
+        jobserver = getattr(self, "jobserver", None)
+        if phase != "build" or jobserver is None:
+            return run(step, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES)
+        env = {**env, "MAKEFLAGS": jobserver.makeflags()}
+        if isinstance(step, dict):
+            return run(step, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
+                       pass_fds=jobserver.fds)
+        tool = os.path.basename(step[0])
+        if tool in ("make", "gmake"):
+            argv = strip_jobs(step)
+            return run(argv, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
+                       pass_fds=jobserver.fds)
+        if has_jobs(step):
+            with jobserver.extra(self.s.jobs - 1) as extra:
+                return run(set_jobs(step, extra + 1), cwd, env, log, on_line=on_line,
+                           tail_lines=TAIL_LINES, pass_fds=jobserver.fds)
+        return run(step, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
+                   pass_fds=jobserver.fds)
 
     def _patch(self, recipe: Recipe, top: Path, logs: Path) -> None:
         for patch in recipe.patches:
@@ -225,10 +281,12 @@ class Engine:
         if fetched is not None:
             source = {"kind": fetched.source.kind, "location": fetched.source.location,
                       "sha256": fetched.sha256}
-        merge(destdir, self.s.prefix, Installed(
-            name=node.name, version=node.recipe.version, build_hash=node.build_hash,
-            provides=tuple(str(p) for p in node.provides), requires=tuple(node.runtime_deps),
-            options=node.options, source=source, installed_at=time.time()), self.state)
+        with self._merge_lock:
+            merge(destdir, self.s.prefix, Installed(
+                name=node.name, version=node.recipe.version, build_hash=node.build_hash,
+                provides=tuple(str(p) for p in node.provides),
+                requires=tuple(node.runtime_deps), options=node.options, source=source,
+                installed_at=time.time()), self.state)
         self.events.emit("step_end", recipe=node.name, step="merge", ok=True,
                          seconds=round(time.monotonic() - t0, 3))
 
@@ -284,3 +342,34 @@ class Engine:
             archive.unlink(missing_ok=True)
         self.events.emit("cache_store", recipe=node.name, build_hash=node.build_hash,
                          where=cache.describe())
+
+
+_JOBS = re.compile(r"^(?:-j\d*|--jobs=\d+|-j)$")
+
+
+def strip_jobs(argv: list[str]) -> list[str]:
+    """make's own -jN would leave the jobserver: drop it (and a separate numeric value)."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if _JOBS.match(a):
+            if a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
+                skip = True
+            continue
+        out.append(a)
+    return out
+
+
+def has_jobs(argv: list[str]) -> bool:
+    return any(_JOBS.match(a) or a == "--jobs" for a in argv)
+
+
+def set_jobs(argv: list[str], n: int) -> list[str]:
+    """Replace the -j value of a tool that cannot join a jobserver."""
+    out = strip_jobs(argv)
+    if out and os.path.basename(out[0]) == "meson" or (len(out) > 1 and out[1] == "--build"):
+        return out + ["-j", str(n)]
+    return out + [f"-j{n}"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from srcbuild.recipe import Recipe, Source
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst",
                     ".tar.lzma", ".tar")
 CHUNK = 1 << 20
+_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,10 @@ class SourceCache:
 
         Nothing under /etc changes; the index is fetched once and reused.
         """
+        with _LOCK:
+            return self._make_deb_src_index(apt_get)
+
+    def _make_deb_src_index(self, apt_get: str) -> bool:
         base = self.root / "apt"
         if (base / "lists" / ".srcbuild-updated").exists():
             return True
@@ -238,25 +244,30 @@ class SourceCache:
                                         ).hexdigest()[:10]
         dest = self.root / "src" / key
         meta = dest / ".srcbuild-source.json"
-        if not meta.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
-            try:
-                epoch = safe_extract(archive, tmp)
-                top = single_top(tmp)
-                apply_patches(top)
-                (tmp / ".srcbuild-source.json").write_text(json.dumps(
-                    {"top": top.name if top != tmp else "", "epoch": epoch,
-                     "archive": str(archive)}))
-                if dest.exists():
-                    shutil.rmtree(dest)
-                os.replace(tmp, dest)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+        with _LOCK:  # two packages of one parallel run never extract the same tree at once
+            if not meta.exists():
+                self._extract(archive, dest, key, apply_patches)
         info = json.loads(meta.read_text())
         tree = dest / info["top"] if info["top"] else dest
         return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
+
+    def _extract(self, archive: Path, dest: Path, key: str,
+                 apply_patches: Callable[[Path], None]) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
+        try:
+            epoch = safe_extract(archive, tmp)
+            top = single_top(tmp)
+            apply_patches(top)
+            (tmp / ".srcbuild-source.json").write_text(json.dumps(
+                {"top": top.name if top != tmp else "", "epoch": epoch,
+                 "archive": str(archive)}))
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def debian_orig(print_uris: str) -> tuple[str, str, str] | None:

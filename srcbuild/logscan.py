@@ -72,11 +72,33 @@ def _config_log_block(config_log: str, test: str) -> str:
     return ""
 
 
+def failure_window(step_log: str) -> str:
+    """The part of a step log that says why the step failed, not every optional probe.
+
+    meson states the fatal dependency in its ``ERROR:`` line; autoconf's ``configure: error``
+    follows the failed test it reports; cmake's error block follows the ``Checking for
+    module`` lines. Without any of those markers: the last 30 lines.
+    """
+    lines = step_log.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if re.search(r"\bERROR: (?!meson setup failed)", line) and "configure:" not in line:
+            return line  # meson: self-contained
+        if "configure: error:" in line:
+            return "\n".join(lines[max(0, i - 15):i + 1])
+        if line.startswith("CMake Error"):
+            start = i
+            while start > 0 and i - start < 15 and not lines[start - 1].startswith("CMake Error"):
+                start -= 1
+            return "\n".join(lines[start:i + 8])
+    return "\n".join(lines[-30:])
+
+
 def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
-    """Every missing dependency these logs show, with its evidence."""
+    """The missing dependencies that made the step fail, each with its evidence."""
     findings: list[Finding] = []
     seen: set[str] = set()
-    everything = [("step log", step_log)] + list(tool_texts.items())
+    window = failure_window(step_log)
 
     def add(req: Requirement, needle: str) -> None:
         if req.key in seen:
@@ -89,31 +111,29 @@ def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
                 return
         findings.append(Finding(req, needle, "step log"))
 
-    for source, text in everything:
-        for pat in _PKG_PATTERNS:
-            for m in pat.finditer(text):
-                add(Requirement("pkgconfig", m[1]), m[0])
-        for m in _CMAKE_FIND.finditer(text):
-            add(Requirement("pkgconfig", m[1].lower()), m[0])
-        for pat in _PROGRAM:
-            for m in pat.finditer(text):
-                name = m[1]
-                if name not in ("configure", "make", "sh") and not name.endswith(".h"):
-                    add(Requirement("program", name), m[0])
-        for m in _CHECK_LIB.finditer(text):
-            lib = m[2]
-            req = Requirement("library", f"lib{lib}.so")
-            if req.key not in seen:
-                seen.add(req.key)
-                block = _config_log_block(tool_texts.get("config.log", ""), f"{m[1]} in -l{lib}")
-                findings.append(Finding(req, block or m[0], "config.log" if block else source))
-        for m in _HEADER.finditer(text):
-            header = m[1]
-            key = f"header:{header}"
-            if key not in seen:
-                seen.add(key)
-                findings.append(Finding(Requirement("library", header), _quote(text, m[0]),
-                                        source))
+    for pat in _PKG_PATTERNS:
+        for m in pat.finditer(window):
+            add(Requirement("pkgconfig", m[1]), m[0])
+    for m in _CMAKE_FIND.finditer(window):
+        add(Requirement("pkgconfig", m[1].lower()), m[0])
+    for pat in _PROGRAM:
+        for m in pat.finditer(window):
+            name = m[1]
+            if name not in ("configure", "make", "sh") and not name.endswith(".h"):
+                add(Requirement("program", name), m[0])
+    for m in _CHECK_LIB.finditer(window):
+        lib = m[2]
+        req = Requirement("library", f"lib{lib}.so")
+        if req.key not in seen:
+            seen.add(req.key)
+            block = _config_log_block(tool_texts.get("config.log", ""), f"{m[1]} in -l{lib}")
+            findings.append(Finding(req, block or m[0], "config.log" if block else "step log"))
+    for m in _HEADER.finditer(window):
+        key = f"header:{m[1]}"
+        if key not in seen:
+            seen.add(key)
+            findings.append(Finding(Requirement("library", m[1]), _quote(window, m[0]),
+                                    "step log"))
     return findings
 
 

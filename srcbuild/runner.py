@@ -19,6 +19,7 @@ class Result:
     seconds: float
     log: Path
     tail: str
+    command: str  # what ran, as a shell would show it
 
 
 def describe(step: Step) -> str:
@@ -46,7 +47,7 @@ def run(step: Step, cwd: Path, env: Mapping[str, str], log: Path,
         except OSError as e:
             msg = f"cannot start {argv[0]}: {e.strerror}"
             out.write(msg + "\n")
-            return Result(127, time.monotonic() - start, log, msg)
+            return Result(127, time.monotonic() - start, log, msg, describe(step))
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace")
@@ -57,6 +58,6 @@ def run(step: Step, cwd: Path, env: Mapping[str, str], log: Path,
         rc = proc.wait()
         out.write(f"# exit status {rc}\n")
         tail.append(f"# exit status {rc}")
-    return Result(rc, time.monotonic() - start, log, "\n".join(tail))
+    return Result(rc, time.monotonic() - start, log, "\n".join(tail), describe(step))
 
 

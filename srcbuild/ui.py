@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, Callable, TextIO
 
@@ -16,14 +17,16 @@ class Events:
 
     def __init__(self) -> None:
         self.listeners: list[Listener] = []
+        self._lock = threading.Lock()  # packages build in threads; listeners see one at a time
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
     def emit(self, kind: str, **data: Any) -> None:
         event: Event = {"event": kind, "time": round(time.time(), 3), **data}
-        for listener in self.listeners:
-            listener(event)
+        with self._lock:
+            for listener in self.listeners:
+                listener(event)
 
 
 class JsonReporter:

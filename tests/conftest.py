@@ -26,7 +26,7 @@ class Srcbuild:
         argv = [sys.executable, "-m", "srcbuild", *args]
         cmd = args[0] if args else ""
         if cmd not in ("list", "info", "env", "uninstall"):
-            argv += ["--cache-dir", str(self.cache), "-j", "2"]
+            argv += ["--cache-dir", str(self.cache)] + ([] if "-j" in args else ["-j", "2"])
         if cmd not in ("list", "info"):
             argv += ["--prefix", str(prefix or self.prefix)]
         cp = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,

@@ -196,7 +196,9 @@ def busy_pkg(root: Path, name: str, log: Path, units: int = 6, seconds: float = 
     targets = " ".join(f"u{i}.o" for i in range(units))
     _write(src / "Makefile", f"""
         PREFIX ?= /usr/local
+        .PHONY: all install
         all: {targets}
+        	@:
         %.o:
         \t@{unit}
         install: all
