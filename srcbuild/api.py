@@ -11,6 +11,7 @@ from pathlib import Path
 
 from srcbuild import lockfile
 from srcbuild.bincache import open_cache
+from srcbuild.compilers import remote_slots
 from srcbuild.engine import Engine, Outcome, Settings
 from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.fetch import Fetched, SourceCache
@@ -58,6 +59,8 @@ class Request:
     locked: Path | None = None  # a srcbuild.lock to resolve against
     allow_drift: bool = False
     system_packages: bool = False
+    ccache: bool = False
+    distcc: str | None = None
     assume_yes: bool = False
 
     def book(self) -> RecipeBook:
@@ -65,9 +68,11 @@ class Request:
         return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
 
     def settings(self) -> Settings:
-        return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=self.jobs,
+        jobs = self.jobs + (remote_slots(self.distcc) if self.distcc else 0)
+        return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
-                        binary_cache=open_cache(self.binary_cache))
+                        binary_cache=open_cache(self.binary_cache), ccache=self.ccache,
+                        distcc=self.distcc)
 
 
 def resolve(req: Request, book: RecipeBook | None = None) -> Graph:

@@ -48,6 +48,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="resolve against a srcbuild.lock; stop on any drift")
     p.add_argument("--allow-drift", action="store_true",
                    help="with --locked: build anyway; drifts become warnings")
+    p.add_argument("--ccache", action="store_true", help="wrap the compilers with ccache")
+    p.add_argument("--distcc", default=None, metavar="HOSTS",
+                   help="compile on these distcc hosts (DISTCC_HOSTS syntax); -j grows by "
+                        "their slots")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,6 +104,8 @@ def request(args: argparse.Namespace) -> api.Request:
         req.binary_cache = args.binary_cache
     req.locked = args.locked
     req.allow_drift = args.allow_drift
+    req.ccache = args.ccache
+    req.distcc = args.distcc
     return req
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from srcbuild import bincache, builders
+from srcbuild import bincache, builders, compilers
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.doctor import explain_findings
 from srcbuild.errors import BuildError, SrcbuildError
@@ -40,6 +40,8 @@ class Settings:
     keep_build: bool = False
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     binary_cache: bincache.BinaryCache | None = None
+    ccache: bool = False
+    distcc: str | None = None  # DISTCC_HOSTS
 
 
 @dataclass
@@ -177,6 +179,7 @@ class Engine:
         build_dir.mkdir(parents=True, exist_ok=True)
         env = prefix_env(self.s.prefix, self.s.environ,
                          compiler_flags=recipe.system != "kbuild")
+        env = compilers.wrap(env, self.s.cache_dir, self.s.ccache, self.s.distcc)
         env["SOURCE_DATE_EPOCH"] = str(fetched.epoch)
         env.update(builder.env())
         for key, value in recipe.build.get("env", {}).items():
