@@ -11,8 +11,9 @@ from pathlib import Path
 
 from srcbuild import lockfile
 from srcbuild.bincache import open_cache
+from srcbuild.buildenv import check_env
 from srcbuild.compilers import remote_slots
-from srcbuild.engine import Engine, Outcome, Settings
+from srcbuild.engine import check_steps, Engine, Outcome, Settings
 from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.install import uninstall as _uninstall
@@ -20,7 +21,8 @@ from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
 from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, \
     unresolved_libraries
-from srcbuild.resolve import Graph, Resolver, provider_names, require_satisfiable
+from srcbuild.resolve import Graph, Resolver, plan_context, provider_names, require_satisfiable, \
+    split_options
 from srcbuild.sysdeps import this_machine_manager
 from srcbuild.state import PrefixState, prefix_lock
 from srcbuild.ui import Events, FileRecorder
@@ -225,3 +227,29 @@ def uninstall(prefix: Path, name: str) -> list[str]:
             raise UsageError(f"{', '.join(users)} installed in {prefix} were built against "
                              f"{name}.", "Uninstall those first.")
         return _uninstall(prefix, name, state)
+
+
+def launch(req: Request, name: str, extra: list[str]) -> int:
+    """Run a recipe's documented launch command (its ``run`` key) with the prefix first on
+    every search path; the terminal stays attached, so an interactive lab works."""
+    book = req.book()
+    recipe = book.get(name)
+    if not recipe.run:
+        raise UsageError(f"Recipe {name} ({recipe.path}) has no launch command (key 'run').",
+                         "Recipes with one: " + (", ".join(r.name for r in book.all([])
+                                                           if r.run) or "none") + ".")
+    prefix = req.prefix.resolve()
+    if PrefixState(prefix).get(name) is None:
+        raise UsageError(f"{name} is not installed in {prefix}.",
+                         f"Install it first: srcbuild {name} --prefix {prefix}")
+    options = recipe.option_values(split_options(req.options, book).get(name, {}))
+    context = plan_context(recipe, options, prefix, req.jobs)
+    env = check_env(prefix, prefix, dict(os.environ))
+    code = 0
+    steps = check_steps(recipe, recipe.run, context, "run")
+    for i, argv in enumerate(steps):
+        argv = list(argv) + (extra if i == len(steps) - 1 else [])  # type: ignore[arg-type]
+        code = subprocess.run(argv, env=env).returncode
+        if code != 0:
+            break
+    return code

@@ -15,7 +15,7 @@ from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED, BuildError, 
 from srcbuild.cli_extra import EXTRA
 from srcbuild.ui import Events, error, make_reporter
 
-COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall")
+COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -79,6 +79,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("uninstall", help="remove exactly the files a package installed")
     p.add_argument("name")
     p.add_argument("--prefix", type=Path, default=None)
+    p = sub.add_parser("run", help="run an installed recipe's launch command (e.g. a lab); "
+                       "arguments after -- are appended to it")
+    p.add_argument("name")
+    p.add_argument("--prefix", type=Path, default=None)
+    p.add_argument("--recipes", type=Path, action="append", default=[])
+    p.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE")
     for name, text, add_arguments, _ in EXTRA:
         add_arguments(sub.add_parser(name, help=text))
     return top
@@ -114,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS \
             and argv[0] not in {e[0] for e in EXTRA}:
         argv.insert(0, "install")
+    extra: list[str] = []
+    if argv and argv[0] == "run" and "--" in argv:
+        extra, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
     args = parser().parse_args(argv)
+    args.extra = extra
     if args.command is None:
         parser().print_help()
         return EXIT_OK
@@ -231,6 +241,14 @@ def cmd_env(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    req = api.Request(targets=[args.name], recipe_dirs=list(args.recipes),
+                      options=dict(o.split("=", 1) for o in args.option if "=" in o))
+    if args.prefix is not None:
+        req.prefix = args.prefix
+    return api.launch(req, args.name, args.extra)
+
+
 def cmd_uninstall(args: argparse.Namespace) -> int:
     prefix = args.prefix or api.default_prefix()
     removed = api.uninstall(prefix, args.name)
@@ -238,5 +256,5 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMAND_TABLE = {"install": cmd_install, "plan": cmd_plan, "doctor": cmd_doctor, "fetch": cmd_fetch, "list": cmd_list,
+COMMAND_TABLE = {"run": cmd_run, "install": cmd_install, "plan": cmd_plan, "doctor": cmd_doctor, "fetch": cmd_fetch, "list": cmd_list,
                  "info": cmd_info, "env": cmd_env, "uninstall": cmd_uninstall}

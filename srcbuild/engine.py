@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -270,7 +271,7 @@ class Engine:
             "name": recipe.name, "version": recipe.version, "prefix": str(self.s.prefix),
             "jobs": self.s.jobs, "options": node.options, "source_dir": "",
             "build_dir": str(build_dir), "destdir": str(destdir), "stage": str(stage),
-            "recipe_dir": str(recipe.path.parent)}
+            "recipe_dir": str(recipe.path.parent), "python": sys.executable}
         env = check_env(self.s.prefix, stage, self.s.environ)
         build_dir.mkdir(parents=True, exist_ok=True)
         self._run_phase(node, "check", check_steps(recipe, recipe.check, context), build_dir,

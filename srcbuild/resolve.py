@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -97,7 +98,8 @@ class Graph:
 def plan_context(recipe: Recipe, options: Mapping[str, str], prefix: Path,
                  jobs: int) -> dict[str, Any]:
     return {"name": recipe.name, "version": recipe.version, "prefix": str(prefix),
-            "jobs": jobs, "options": dict(options), "recipe_dir": str(recipe.path.parent)}
+            "jobs": jobs, "options": dict(options), "recipe_dir": str(recipe.path.parent),
+            "python": sys.executable}
 
 
 def split_options(given: Mapping[str, str], book: RecipeBook) -> dict[str, dict[str, str]]:

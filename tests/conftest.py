@@ -25,7 +25,7 @@ class Srcbuild:
                  prefix: Path | None = None) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "srcbuild", *args]
         cmd = args[0] if args else ""
-        if cmd not in ("list", "info", "env", "uninstall"):
+        if cmd not in ("list", "info", "env", "uninstall", "run"):
             argv += ["--cache-dir", str(self.cache)] + ([] if "-j" in args else ["-j", "2"])
         if cmd not in ("list", "info"):
             argv += ["--prefix", str(prefix or self.prefix)]

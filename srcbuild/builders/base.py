@@ -7,6 +7,7 @@ and ``install_args``, or whole ``configure`` / ``build`` / ``install`` step list
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,7 +37,7 @@ class BuildContext:
                 "prefix": str(self.prefix), "jobs": self.jobs, "options": dict(self.options),
                 "source_dir": str(self.source_dir), "build_dir": str(self.build_dir),
                 "destdir": str(self.destdir), "stage": str(self.stage),
-                "recipe_dir": str(self.recipe.path.parent)}
+                "recipe_dir": str(self.recipe.path.parent), "python": sys.executable}
 
     def render(self, text: str, key: str) -> str:
         return render(text, self.template_vars(), f"{self.recipe.path} [build] {key}")
