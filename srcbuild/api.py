@@ -13,18 +13,23 @@ from srcbuild import lockfile
 from srcbuild.bincache import open_cache
 from srcbuild.buildenv import check_env
 from srcbuild.compilers import remote_slots
-from srcbuild.engine import check_steps, Engine, Outcome, Settings
+from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, unresolved_libraries
+from srcbuild.engine import Engine, Outcome, Settings, check_steps
 from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.install import uninstall as _uninstall
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
-from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, \
-    unresolved_libraries
-from srcbuild.resolve import Graph, Resolver, plan_context, provider_names, require_satisfiable, \
-    split_options
-from srcbuild.sysdeps import this_machine_manager
+from srcbuild.resolve import (
+    Graph,
+    Resolver,
+    plan_context,
+    provider_names,
+    require_satisfiable,
+    split_options,
+)
 from srcbuild.state import PrefixState, prefix_lock
+from srcbuild.sysdeps import this_machine_manager
 from srcbuild.ui import Events, FileRecorder
 
 
@@ -118,9 +123,8 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     with prefix_lock(prefix, on_wait=lambda m: events.emit("message", text=m)):
         graph = resolve(req, book)
         warnings = check_lock(req, lock, graph, events) if lock is not None else []
-        if req.system_packages:
-            if install_system_packages(graph, req.assume_yes, events):
-                graph = resolve(req, req.book())
+        if req.system_packages and install_system_packages(graph, req.assume_yes, events):
+            graph = resolve(req, req.book())
         events.emit("plan", **graph.to_json())
         require_satisfiable(graph)
         engine = Engine(settings, events)
@@ -182,7 +186,7 @@ def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
                              "Add --yes to run it unattended (CI), or run it yourself.")
         if input("Run it? [y/N] ").strip().lower() not in ("y", "yes"):
             return False
-    cp = subprocess.run(argv)
+    cp = subprocess.run(argv, check=False)
     if cp.returncode != 0:
         raise SrcbuildError(f"`{' '.join(argv)}` failed with exit status {cp.returncode}.",
                             "Run it by hand to see why (root is usually needed).")
@@ -248,8 +252,8 @@ def launch(req: Request, name: str, extra: list[str]) -> int:
     code = 0
     steps = check_steps(recipe, recipe.run, context, "run")
     for i, argv in enumerate(steps):
-        argv = list(argv) + (extra if i == len(steps) - 1 else [])  # type: ignore[arg-type]
-        code = subprocess.run(argv, env=env).returncode
+        argv = list(argv) + (extra if i == len(steps) - 1 else [])
+        code = subprocess.run(argv, env=env, check=False).returncode
         if code != 0:
             break
     return code

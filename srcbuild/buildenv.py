@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from srcbuild.probes import prefix_pkgconfig_dirs
 

@@ -10,9 +10,15 @@ from pathlib import Path
 
 from srcbuild import __version__, api
 from srcbuild.buildenv import prefix_dirs, shell_exports
-from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED, BuildError, SrcbuildError, \
-    UsageError
 from srcbuild.cli_extra import EXTRA
+from srcbuild.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNSATISFIED,
+    BuildError,
+    SrcbuildError,
+    UsageError,
+)
 from srcbuild.ui import Events, error, make_reporter
 
 COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None],
                 Callable[[argparse.Namespace], int]]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from srcbuild.errors import UsageError
 

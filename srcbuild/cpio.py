@@ -81,7 +81,8 @@ def write_newc(entries: list[Entry], mtime: int = 0) -> bytes:
 
 def read_newc(blob: bytes) -> list[Entry]:
     """The entries of a newc archive (for tests and for `srcbuild` checks)."""
-    entries, pos = [], 0
+    entries: list[Entry] = []
+    pos = 0
     while True:
         if blob[pos:pos + 6] != MAGIC:
             raise ValueError(f"bad cpio magic at offset {pos}")

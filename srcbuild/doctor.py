@@ -5,10 +5,11 @@ from __future__ import annotations
 import glob
 import os
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from srcbuild.logscan import Finding
 from srcbuild.probes import SystemProbe
@@ -90,7 +91,8 @@ def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_P
              ) -> Diagnosis:
     req = res.requirement
     pkgs = packages_for(req)
-    base = dict(requirement=str(req), of=res.of, satisfied_by=res.satisfied_by, packages=pkgs)
+    base: dict[str, Any] = {"requirement": str(req), "of": res.of,
+                            "satisfied_by": res.satisfied_by, "packages": pkgs}
     if res.satisfied_by in ("prefix", "system"):
         v = f"{res.version} " if res.version else ""
         return Diagnosis(case="found", message=f"{req}: {res.satisfied_by} has {v}at {res.where}.",
@@ -186,7 +188,7 @@ def unresolved_libraries(prefix: Path, limit: int = 400) -> list[Diagnosis]:
 
     def ldd(p: Path) -> tuple[Path, list[str]]:
         try:
-            out = subprocess.run(["ldd", str(p)], capture_output=True, text=True, env=env,
+            out = subprocess.run(["ldd", str(p)], check=False, capture_output=True, text=True, env=env,
                                  timeout=20).stdout
         except (OSError, subprocess.TimeoutExpired):
             return p, []

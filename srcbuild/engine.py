@@ -9,9 +9,10 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from srcbuild import bincache, builders, compilers
 from srcbuild.buildenv import check_env, prefix_env

@@ -14,9 +14,9 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from srcbuild.errors import FetchError
 from srcbuild.recipe import Recipe, Source
@@ -182,7 +182,8 @@ class SourceCache:
 
     def _apt(self, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            return subprocess.run(argv, check=False, capture_output=True, text=True,
+                                  timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise FetchError(f"{' '.join(argv[:2])} failed ({e})") from None
 

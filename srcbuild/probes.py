@@ -41,7 +41,7 @@ def prefix_pkgconfig_dirs(prefix: Path) -> list[Path]:
 def run_quiet(argv: list[str], env: dict[str, str] | None = None, timeout: float = 20) -> str | None:
     """stdout of a probe command, or None when it is missing or fails."""
     try:
-        cp = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+        cp = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return cp.stdout if cp.returncode == 0 else None
@@ -164,7 +164,7 @@ class SystemProbe:
 def program_version(exe: str, environ: dict[str, str] | None = None) -> str | None:
     """First dotted version number that ``exe --version`` prints."""
     try:
-        cp = subprocess.run([exe, "--version"], capture_output=True, text=True, env=environ,
+        cp = subprocess.run([exe, "--version"], check=False, capture_output=True, text=True, env=environ,
                             timeout=10, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None

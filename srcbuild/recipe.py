@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jinja2
 
@@ -313,8 +314,8 @@ def load(path: Path) -> Recipe:
         raise _fail(path, "source_date_epoch must be an integer (seconds since 1970).")
 
     digest = hashlib.sha256(raw)
-    for p in patches:
-        digest.update(p.read_bytes())
+    for patch in patches:
+        digest.update(patch.read_bytes())
     for s in sources:
         if s.kind == "path":
             digest.update(tree_digest(Path(s.location)).encode())

@@ -10,11 +10,11 @@ import hashlib
 import json
 import platform
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
-from srcbuild import __version__
 from srcbuild.errors import RecipeError, UnsatisfiedError
 from srcbuild.probes import Found
 from srcbuild.recipe import Recipe, RecipeBook, check_templates, render_requirements

@@ -6,9 +6,9 @@ import shlex
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from srcbuild.recipe import Step
 

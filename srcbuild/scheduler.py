@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import select
 import threading
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 
 class Jobserver:

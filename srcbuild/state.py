@@ -7,10 +7,11 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from srcbuild.errors import InstallError
 

@@ -6,7 +6,8 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
@@ -48,7 +49,8 @@ class FileRecorder:
     def __init__(self, path: Any) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "w", encoding="utf-8")
+        # open for the whole run: every event is appended and flushed as it happens
+        self.fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
 
     def __call__(self, event: Event) -> None:
         if event["event"] != "line":

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from pkgfactory import recipe
+
 from srcbuild.compilers import remote_slots
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import subprocess
 import tarfile
-import hashlib
 from pathlib import Path
 
 import pytest
-
 from conftest import tree
 from pkgfactory import autotools_lib, chain, make_prog, recipe
 
@@ -293,8 +292,8 @@ def test_from_source_overrides_the_system(sb, tmp_path):
 
 
 def test_second_run_waits_for_the_first(sb, chain_recipes, tmp_path):
-    from srcbuild.state import prefix_lock
     from srcbuild.errors import InstallError
+    from srcbuild.state import prefix_lock
     with prefix_lock(sb.prefix):
         with pytest.raises(InstallError, match="Another srcbuild run"):
             with prefix_lock(sb.prefix, wait=False):

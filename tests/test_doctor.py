@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from pkgfactory import recipe
-from srcbuild.doctor import diagnose, loader_diagnosis, unresolved_libraries
+
+from srcbuild.doctor import diagnose, unresolved_libraries
 from srcbuild.probes import SystemProbe
 from srcbuild.requirement import parse
 from srcbuild.resolve import Resolution

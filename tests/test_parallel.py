@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from pkgfactory import busy_pkg, make_prog, max_overlap, recipe
+
 from srcbuild.engine import set_jobs, strip_jobs
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from srcbuild.requirement import Requirement, RequirementSyntaxError, parse, vercmp
 

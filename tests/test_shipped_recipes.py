@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
 from pkgfactory import recipe
+
 from srcbuild.probes import SystemProbe
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
 

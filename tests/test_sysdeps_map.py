@@ -132,7 +132,7 @@ def _shown_packages(names: list[str]) -> set[str]:
         timeout=120,
         env={**os.environ, "LC_ALL": "C"},
     )
-    return set(re.findall(r"^Package: (\S+)$", proc.stdout, flags=re.M))
+    return set(re.findall(r"^Package: (\S+)$", proc.stdout, flags=re.MULTILINE))
 
 
 def test_every_apt_name_is_a_real_debian_package(sysdeps):
