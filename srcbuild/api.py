@@ -11,7 +11,7 @@ from pathlib import Path
 
 from srcbuild import lockfile
 from srcbuild.bincache import open_cache
-from srcbuild.buildenv import check_env
+from srcbuild.buildenv import check_env, write_activate
 from srcbuild.compilers import remote_slots
 from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, unresolved_libraries
 from srcbuild.engine import Engine, Outcome, Settings, check_steps
@@ -130,6 +130,8 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
         engine = Engine(settings, events)
         engine.providers = provider_names(book)
         outcomes = engine.install(graph, warnings)
+        if any(o.status in ("built", "restored") for o in outcomes):
+            write_activate(prefix)
     return graph, outcomes
 
 
@@ -230,7 +232,11 @@ def uninstall(prefix: Path, name: str) -> list[str]:
         if users:
             raise UsageError(f"{', '.join(users)} installed in {prefix} were built against "
                              f"{name}.", "Uninstall those first.")
-        return _uninstall(prefix, name, state)
+        removed = _uninstall(prefix, name, state)
+        if not state.packages():  # the prefix is empty again: so is its activate script
+            for script in ("activate", "activate.fish"):
+                (prefix / script).unlink(missing_ok=True)
+        return removed
 
 
 def launch(req: Request, name: str, extra: list[str]) -> int:

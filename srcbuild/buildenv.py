@@ -69,3 +69,19 @@ def shell_exports(prefix: Path, shell: str = "sh") -> str:
             joined = shlex.quote(":".join(dirs))
             lines.append(f"export {var}={joined}${{{var}:+:${var}}}")
     return "\n".join(lines) + "\n"
+
+
+def write_activate(prefix: Path) -> list[Path]:
+    """``PREFIX/activate`` (sh, bash, zsh) and ``PREFIX/activate.fish``: source one to use the
+    prefix, like a Python virtual environment."""
+    written = []
+    for name, shell in (("activate", "sh"), ("activate.fish", "fish")):
+        path = prefix / name
+        text = (f"# srcbuild prefix {prefix}: source this file ({shell})\n"
+                + shell_exports(prefix, shell))
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_name(f".{name}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        written.append(path)
+    return written

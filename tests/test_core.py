@@ -46,6 +46,10 @@ def test_chain_builds_in_order_and_runs(sb, chain_recipes):
     assert g.stdout == "gamma says 43\n", g.stderr
     d = subprocess.run([p / "bin" / "delta"], env=run_env(p), capture_output=True, text=True)
     assert d.stdout == "delta says 42\n", d.stderr
+    # the prefix's activate script puts it first, like a virtual environment's
+    got = subprocess.run(["sh", "-c", f". {p}/activate && command -v gamma"],
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert got.stdout.strip() == f"{p.resolve()}/bin/gamma"
     assert "built" in out.stderr
 
 
