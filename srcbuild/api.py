@@ -91,8 +91,11 @@ def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
         if name != "all" and not book.has(name):
             book.get(name)  # raises the "no recipe named" error with suggestions
     _check_option_names(req, book)
-    probe = SystemProbe(prefix)
-    resolver = Resolver(book, probe, PrefixState(prefix), prefix, req.options, req.from_source,
+    state = PrefixState(prefix)
+    probe = SystemProbe(prefix, installed={
+        p.split()[0]: pkg.version for pkg in state.packages().values() for p in pkg.provides
+        if p.startswith("program:")})
+    resolver = Resolver(book, probe, state, prefix, req.options, req.from_source,
                         req.jobs, toolchain_id(dict(os.environ)))
     return resolver.resolve(req.targets)
 

@@ -67,10 +67,14 @@ def library_version(path: str) -> str | None:
 class SystemProbe:
     """Looks requirements up with the prefix first, then the system."""
 
-    def __init__(self, prefix: Path, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, prefix: Path, environ: dict[str, str] | None = None,
+                 installed: dict[str, str] | None = None) -> None:
         self.prefix = prefix.resolve()
         self.environ = dict(os.environ if environ is None else environ)
         self._memo: dict[str, Found | None] = {}
+        # "program:NAME" -> version, for what srcbuild installed in the prefix: a program
+        # of the prefix need not be started to learn the version its package recorded
+        self.installed = installed or {}
 
     # -- search paths -------------------------------------------------------------
     @cached_property
@@ -150,8 +154,11 @@ class SystemProbe:
         exe = shutil.which(name, path=":".join(self.path_dirs))
         if exe is None:
             return None
-        version = program_version(exe, self.environ) if want_version else None
-        return Found(version, exe, self._under_prefix(exe))
+        in_prefix = self._under_prefix(exe)
+        version = self.installed.get(f"program:{name}") if in_prefix else None
+        if version is None and want_version:
+            version = program_version(exe, self.environ)
+        return Found(version, exe, in_prefix)
 
     def _under_prefix(self, path: str) -> bool:
         try:
