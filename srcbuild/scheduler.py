@@ -43,21 +43,40 @@ class Jobserver:
             finally:
                 self._implicit.release()
             return
-        token = os.read(self.read_fd, 1)  # blocks until some package or make gives one back
+        token = self._take()
         try:
             yield
         finally:
             os.write(self.write_fd, token)
+
+    def _take(self, timeout: float | None = None) -> bytes:
+        """One token, waiting up to ``timeout`` (forever when None); b"" when none came.
+
+        make 4.3 puts the shared pipe in non-blocking mode, and another make may take the
+        token between select() and read(): both are waited out, never raised.
+        """
+        while True:
+            ready, _, _ = select.select([self.read_fd], [], [], timeout)
+            if not ready:
+                return b""
+            try:
+                token = os.read(self.read_fd, 1)
+            except BlockingIOError:
+                if timeout == 0:
+                    return b""
+                continue
+            if token:
+                return token
 
     @contextmanager
     def extra(self, wanted: int) -> Iterator[int]:
         """Take up to ``wanted`` more tokens that are free right now; yield how many."""
         tokens = b""
         while len(tokens) < wanted:
-            ready, _, _ = select.select([self.read_fd], [], [], 0)
-            if not ready:
+            token = self._take(timeout=0)
+            if not token:
                 break
-            tokens += os.read(self.read_fd, 1)
+            tokens += token
         try:
             yield len(tokens)
         finally:

@@ -98,3 +98,37 @@ def test_set_jobs():
         "meson", "compile", "-C", "b", "-j", "3"]
     assert set_jobs(["ninja", "-j2"], 1) == ["ninja", "-j1"]
     assert set_jobs(["cmake", "--build", "b", "-j", "2"], 2) == ["cmake", "--build", "b", "-j", "2"]
+
+
+def test_jobserver_survives_a_non_blocking_pipe():
+    """make 4.3 sets O_NONBLOCK on the shared pipe; taking a slot must still wait, not fail."""
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from srcbuild.scheduler import Jobserver
+
+    js = Jobserver(2)
+    flags = fcntl.fcntl(js.read_fd, fcntl.F_GETFL)
+    fcntl.fcntl(js.read_fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    order = []
+    held = []
+
+    def third() -> None:
+        cm = js.slot()
+        cm.__enter__()
+        held.append(cm)  # keep holding the token
+        order.append("third")
+
+    with js.slot():  # the implicit slot
+        with js.slot():  # the one token
+            t = threading.Thread(target=third)
+            t.start()
+            time.sleep(0.3)
+            assert order == []  # waits for a token instead of raising BlockingIOError
+        t.join(timeout=5)
+    assert order == ["third"]
+    with js.extra(5) as got:
+        assert got == 0  # the third holder still has the only token
+    js.close()
