@@ -131,4 +131,7 @@ def test_jobserver_survives_a_non_blocking_pipe():
     assert order == ["third"]
     with js.extra(5) as got:
         assert got == 0  # the third holder still has the only token
+    held[0].__exit__(None, None, None)
+    with js.extra(5) as got:
+        assert got == 1
     js.close()
