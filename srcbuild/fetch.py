@@ -25,6 +25,12 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", "
                     ".tar.lzma", ".tar")
 CHUNK = 1 << 20
 _LOCK = threading.RLock()
+_SHA_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _sha_lock(sha256: str) -> threading.Lock:
+    with _LOCK:
+        return _SHA_LOCKS.setdefault(sha256, threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -76,21 +82,22 @@ class SourceCache:
                     if not p.exists():
                         raise FetchError(f"the local path {p} does not exist")
                     return source, (p if p.is_file() else None), ""
-                hit = self.cached(source.sha256)
-                if hit is not None:
-                    if hit.parent.parent != self.root / "sources":
-                        hit = self._store_verified(hit, source.sha256, hit.name)
-                    return source, hit, source.sha256
-                if self.offline:
-                    raise FetchError("not in the cache or a mirror, and --offline forbids the "
-                                     "network")
-                if source.kind == "url":
-                    path = self._download_any((source.location,) + source.mirrors, source)
-                elif source.kind == "pypi":
-                    path = self._download_pypi(source)
-                else:
-                    path = self._download_debian(source)
-                return source, path, source.sha256
+                with _sha_lock(source.sha256):  # one download per file, however many ask
+                    hit = self.cached(source.sha256)
+                    if hit is not None:
+                        if hit.parent.parent != self.root / "sources":
+                            hit = self._store_verified(hit, source.sha256, hit.name)
+                        return source, hit, source.sha256
+                    if self.offline:
+                        raise FetchError("not in the cache or a mirror, and --offline "
+                                         "forbids the network")
+                    if source.kind == "url":
+                        path = self._download_any((source.location,) + source.mirrors, source)
+                    elif source.kind == "pypi":
+                        path = self._download_pypi(source)
+                    else:
+                        path = self._download_debian(source)
+                    return source, path, source.sha256
             except FetchError as e:
                 errors.append(f"{source.describe()}: {e.message}")
         tried = "; ".join(errors) or "the recipe has no [[source]]"
