@@ -27,6 +27,7 @@ _PKG_PATTERNS = [
     re.compile(r'Dependency "([^"]+)" not found'),
     re.compile(r"Run-time dependency (\S+) found: NO"),
     re.compile(r"Dependency (\S+) found: NO"),
+    re.compile(r"fallback subproject for the dependency (\S+)"),
 ]
 _CMAKE_FIND = re.compile(r"Could NOT find (\w+)")
 _PROGRAM = [
@@ -83,7 +84,12 @@ def failure_window(step_log: str) -> str:
     for i in range(len(lines) - 1, -1, -1):
         line = lines[i]
         if re.search(r"\bERROR: (?!meson setup failed)", line) and "configure:" not in line:
-            return line  # meson: self-contained
+            # meson names the dependency in its ERROR line, or, when the ERROR is about a
+            # fallback subproject it may not download, in the line just before it
+            before = [x for x in lines[max(0, i - 3):i] if x.strip()][-1:]
+            if before and "fallback subproject for the dependency" in before[0]:
+                return before[0] + "\n" + line
+            return line
         if "configure: error:" in line:
             return "\n".join(lines[max(0, i - 15):i + 1])
         if line.startswith("CMake Error"):

@@ -48,3 +48,11 @@ def test_meson_fatal_dependency_only():
 def test_program_not_found():
     log = "/bin/sh: 1: flex: not found\nmake[2]: *** [scripts/Makefile.host:9: lexer.c] Error 127\n"
     assert [str(f.requirement) for f in scan(log, {})] == ["program:flex"]
+
+
+def test_meson_fallback_that_may_not_be_downloaded():
+    log = ("Run-time dependency iconv found: YES\n"
+           "Run-time dependency libpcre2-8 found: NO (tried pkgconfig and cmake)\n"
+           "Looking for a fallback subproject for the dependency libpcre2-8\n\n"
+           "meson.build:2079:2: ERROR: Automatic wrap-based subproject downloading is disabled\n")
+    assert [str(f.requirement) for f in scan(log, {})] == ["pkgconfig:libpcre2-8"]
