@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except SrcbuildError as e:
         error(str(e))
         return e.exit_code
+    except BrokenPipeError:  # `srcbuild plan ... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         error("interrupted; the prefix holds only packages that finished.")
         return EXIT_FAILED
