@@ -68,6 +68,7 @@ class Request:
     system_packages: bool = False
     ccache: bool = False
     distcc: str | None = None
+    max_packages: int = 0
     assume_yes: bool = False
 
     def book(self) -> RecipeBook:
@@ -79,7 +80,7 @@ class Request:
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
                         binary_cache=open_cache(self.binary_cache), ccache=self.ccache,
-                        distcc=self.distcc)
+                        distcc=self.distcc, max_packages=self.max_packages)
 
 
 def resolve(req: Request, book: RecipeBook | None = None) -> Graph:

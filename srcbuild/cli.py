@@ -54,6 +54,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="resolve against a srcbuild.lock; stop on any drift")
     p.add_argument("--allow-drift", action="store_true",
                    help="with --locked: build anyway; drifts become warnings")
+    p.add_argument("--max-packages", type=int, default=0, metavar="N",
+                   help="build at most N packages at once (default: as the -j budget allows; "
+                        "1 builds one package at a time)")
     p.add_argument("--ccache", action="store_true", help="wrap the compilers with ccache")
     p.add_argument("--distcc", default=None, metavar="HOSTS",
                    help="compile on these distcc hosts (DISTCC_HOSTS syntax); -j grows by "
@@ -117,6 +120,7 @@ def request(args: argparse.Namespace) -> api.Request:
     req.locked = args.locked
     req.allow_drift = args.allow_drift
     req.ccache = args.ccache
+    req.max_packages = args.max_packages
     req.distcc = args.distcc
     return req
 

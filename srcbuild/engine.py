@@ -44,6 +44,7 @@ class Settings:
     binary_cache: bincache.BinaryCache | None = None
     ccache: bool = False
     distcc: str | None = None  # DISTCC_HOSTS
+    max_packages: int = 0  # packages building at once; 0: as many as the -j budget allows
 
 
 @dataclass
@@ -121,7 +122,7 @@ class Engine:
 
         deps = {n: graph.nodes[n].deps for n in todo}
         try:
-            run_graph(todo, deps, self.s.jobs, build, on_error)
+            run_graph(todo, deps, self.s.max_packages or self.s.jobs, build, on_error)
         finally:
             self.jobserver.close()
         notes = list(warnings or [])
