@@ -108,7 +108,7 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
             book.get(recipe).option_values({opt: req.options[key]})
     plain = [k for k in req.options if "." not in k]
     if plain:
-        known = {o.name for r in book.all() for o in r.options}
+        known = {o.name for r in book.all([]) for o in r.options}
         for k in plain:
             if k not in known:
                 raise RecipeError(f"No recipe has an option {k!r} (given with -o {k}=...).",

@@ -24,7 +24,7 @@ from srcbuild.logscan import scan_build
 from srcbuild.recipe import Recipe, Step, render
 from srcbuild.requirement import Requirement
 from srcbuild.resolve import Graph, Node
-from srcbuild.runner import Result, run
+from srcbuild.runner import Result, run, terminate_all
 from srcbuild.scheduler import Jobserver, run_graph
 from srcbuild.state import Installed, PrefixState
 from srcbuild.ui import Events
@@ -123,6 +123,11 @@ class Engine:
         deps = {n: graph.nodes[n].deps for n in todo}
         try:
             run_graph(todo, deps, self.s.max_packages or self.s.jobs, build, on_error)
+        except KeyboardInterrupt:
+            # the steps run in sessions of their own: Ctrl-C reaches only srcbuild, which
+            # stops them; nothing of theirs is merged
+            terminate_all()
+            raise
         finally:
             self.jobserver.close()
         notes = list(warnings or [])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -11,6 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcbuild.recipe import Step
+
+# process groups of the steps running now (each step is a session of its own, so that an
+# interrupt can stop it with everything it started)
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def terminate_all() -> None:
+    """SIGTERM every running step's process group (after Ctrl-C or a fatal error)."""
+    with _RUNNING_LOCK:
+        pids = list(_RUNNING)
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except OSError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,8 @@ def run(step: Step, cwd: Path, env: Mapping[str, str], log: Path,
             out.write(msg + "\n")
             return Result(127, time.monotonic() - start, log, msg, describe(step))
         assert proc.stdout is not None
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc.pid)
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", errors="replace")
             out.write(line)
@@ -56,6 +77,8 @@ def run(step: Step, cwd: Path, env: Mapping[str, str], log: Path,
             if on_line is not None:
                 on_line(line.rstrip("\n"))
         rc = proc.wait()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc.pid)
         out.write(f"# exit status {rc}\n")
         tail.append(f"# exit status {rc}")
     return Result(rc, time.monotonic() - start, log, "\n".join(tail), describe(step))

@@ -135,3 +135,39 @@ def test_jobserver_survives_a_non_blocking_pipe():
     with js.extra(5) as got:
         assert got == 1
     js.close()
+
+
+def test_ctrl_c_stops_running_steps_and_merges_nothing(sb, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "step.pid"
+    recipe(tmp_path / "r", "sleeper", f"""
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [["sh", "-c", "echo $$ > {pidfile}; exec sleep 60"]]
+        install = [["sh", "-c", "mkdir -p {{{{ stage }}}}/bin && touch {{{{ stage }}}}/bin/x"]]
+        """)
+    proc = subprocess.Popen([sys.executable, "-m", "srcbuild", "sleeper", "--recipes",
+                             str(tmp_path / "r"), "--prefix", str(sb.prefix), "--cache-dir",
+                             str(sb.cache), "--quiet"], cwd=Path(__file__).parent.parent,
+                            stderr=subprocess.PIPE, text=True)
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.1)
+    step = int(pidfile.read_text())
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 1, err
+    assert "interrupted" in err
+    time.sleep(0.5)
+    assert not Path(f"/proc/{step}").exists() or \
+        Path(f"/proc/{step}/stat").read_text().split()[2] == "Z"  # the step is gone
+    assert not (sb.prefix / "bin" / "x").exists()
+    assert not (sb.prefix / ".srcbuild" / "packages" / "sleeper.json").exists()
