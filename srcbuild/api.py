@@ -172,7 +172,7 @@ def check_lock(req: Request, lock: lockfile.Lock, graph: Graph, events: Events) 
 
 
 def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
-    """Install the distribution packages that satisfy what recipes would otherwise build.
+    """Install the distribution packages for what neither the system nor a recipe satisfies.
 
     Shows the command first; runs it only with --yes or an interactive yes. True when it ran.
     """
@@ -182,8 +182,8 @@ def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
                          "srcbuild knows (apt, dnf, apk, pacman).")
     argv = system_package_command(graph, manager)
     if not argv:
-        events.emit("message", text="--system-packages: no system package would replace a "
-                                    "recipe or a missing requirement.")
+        events.emit("message", text="--system-packages: nothing is missing that a system "
+                                    "package provides.")
         return False
     events.emit("message", text=f"--system-packages: {' '.join(argv)}")
     if not yes:

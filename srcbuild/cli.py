@@ -44,8 +44,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
     p.add_argument("--system-packages", action="store_true",
-                   help="install the distribution packages that satisfy requirements "
-                        "(shows the command first)")
+                   help="install the distribution packages for requirements that neither the "
+                        "system nor a recipe satisfies (shows the command first)")
     p.add_argument("--yes", action="store_true", help="with --system-packages: do not ask")
     p.add_argument("--binary-cache", default=None, metavar="DIR",
                    help="restore and store checked staged trees keyed by build hash "

@@ -250,11 +250,11 @@ def explain_findings(findings: list[Finding], providers: Callable[[Requirement],
 
 
 def system_package_command(graph: Graph, manager: str) -> list[str]:
-    """The install command for every requirement a system package could satisfy instead of a
-    recipe or nothing."""
+    """The install command for the requirements that neither the system nor any recipe
+    satisfies (what recipes can build, srcbuild builds)."""
     wanted: list[str] = []
     for res in graph.resolutions:
-        if res.satisfied_by in ("recipe", "missing") and res.requirement.kind != "recipe":
+        if res.satisfied_by == "missing" and res.requirement.kind != "recipe":
             pkg = packages_for(res.requirement).get(manager)
             if pkg and pkg not in wanted:
                 wanted.append(pkg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -190,3 +191,22 @@ def test_failed_cmake_could_not_find(sb, tmp_path):
         """)
     cp = sb("cm", "--recipes", str(tmp_path / "r"), check=1)
     assert "Missing pkgconfig:sbnopemod" in cp.stderr
+
+
+def test_system_packages_shows_the_command_and_never_runs_it_unasked(sb, tmp_path):
+    if shutil.which("cpio"):
+        pytest.skip("cpio is installed here: this case needs a machine without it")
+    recipe(tmp_path / "r", "needs-cpio", """
+        version = "1"
+        requires = ["program:cpio", "pkgconfig:zlib"]
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        """)
+    cp = sb("doctor", "needs-cpio", "--recipes", str(tmp_path / "r"), "--system-packages",
+            check=2)
+    # only what neither the system nor a recipe provides; zlib is the system's already
+    assert "apt-get install -y --no-install-recommends cpio`" in cp.stderr
+    assert "--yes" in cp.stderr
+    assert shutil.which("cpio") is None
