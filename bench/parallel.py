@@ -18,10 +18,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-N, PROBES, FILES = 8, 24, 12
+N = 8
+# (configure probes, C files) per package: a balanced mix, and a configure-heavy one like
+# most small autotools packages, whose configure takes longer than their compile
+MIXES = ((24, 12), (48, 6))
 
 
-def write_package(root: Path, name: str) -> Path:
+def write_package(root: Path, name: str, probes: int, files: int) -> Path:
     src = root / f"{name}-1"
     src.mkdir(parents=True)
     probe = 'printf "#include <stdio.h>\\nint main(void){return %d;}\\n" "$i" > conftest.c && ' \
@@ -30,7 +33,7 @@ def write_package(root: Path, name: str) -> Path:
         #!/bin/sh
         # like autoconf: one compiler probe after the other
         i=0
-        while [ $i -lt {PROBES} ]; do
+        while [ $i -lt {probes} ]; do
           echo "checking feature $i..."; {probe} || exit 1; i=$((i+1))
         done
         rm -f conftest conftest.c
@@ -38,8 +41,8 @@ def write_package(root: Path, name: str) -> Path:
         sed "s|@srcdir@|$srcdir|" "$srcdir/Makefile.in" > Makefile
         """))
     (src / "configure").chmod(0o755)
-    objs = " ".join(f"f{i}.o" for i in range(FILES))
-    for i in range(FILES):
+    objs = " ".join(f"f{i}.o" for i in range(files))
+    for i in range(files):
         # enough code that -O2 takes a moment, as a real translation unit does
         body = "\n".join(f"static double g{k}(double x) {{ return x * {k}.5 + {i}; }}"
                          for k in range(150))
@@ -53,39 +56,39 @@ def write_package(root: Path, name: str) -> Path:
     return src
 
 
+def measure(root: Path, probes: int, files: int) -> None:
+    recipes = root / "recipes"
+    recipes.mkdir()
+    names = [f"pkg{i}" for i in range(N)]
+    for name in names:
+        src = write_package(root / "src", name, probes, files)
+        (recipes / f"{name}.toml").write_text(
+            f'version = "1"\n[[source]]\npath = "{src}"\n[build]\nsystem = "autotools"\n'
+            'make_args = ["PREFIX={{ prefix }}"]\n')
+    (recipes / "all8.toml").write_text(
+        'kind = "group"\nrequires = [' + ", ".join(f'"recipe:{n}"' for n in names) + "]\n")
+
+    def srcbuild(prefix: str, *args: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "srcbuild", "install", "all8", *args,
+                        "--recipes", str(recipes), "--prefix", str(root / prefix),
+                        "--cache-dir", str(root / f"cache-{prefix}"), "-j", "2", "--quiet"],
+                       check=True, cwd=ROOT, capture_output=True)
+        return time.perf_counter() - t0
+
+    serial = srcbuild("serial", "--max-packages", "1")  # one at a time, each with -j2
+    load_before = os.getloadavg()[0]
+    parallel = srcbuild("parallel")
+    print(f"{N} packages x ({probes} configure probes, {files} C files), -j2 on "
+          f"{os.cpu_count()} cores: one at a time {serial:.2f}s, parallel {parallel:.2f}s, "
+          f"speed-up {serial / parallel:.2f}x (load {load_before:.2f} -> "
+          f"{os.getloadavg()[0]:.2f})")
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        recipes = root / "recipes"
-        recipes.mkdir()
-        names = [f"pkg{i}" for i in range(N)]
-        for name in names:
-            src = write_package(root / "src", name)
-            (recipes / f"{name}.toml").write_text(
-                f'version = "1"\n[[source]]\npath = "{src}"\n[build]\nsystem = "autotools"\n'
-                'make_args = ["PREFIX={{ prefix }}"]\n')
-        (recipes / "all8.toml").write_text(
-            'kind = "group"\nrequires = [' + ", ".join(f'"recipe:{n}"' for n in names) + "]\n")
-
-        def srcbuild(prefix: str, *targets: str) -> None:
-            subprocess.run([sys.executable, "-m", "srcbuild", "install", *targets, "--recipes",
-                            str(recipes), "--prefix", str(root / prefix), "--cache-dir",
-                            str(root / f"cache-{prefix}"), "-j", "2", "--quiet"],
-                           check=True, cwd=ROOT, capture_output=True)
-
-        t0 = time.perf_counter()
-        srcbuild("serial", "all8", "--max-packages", "1")  # one at a time, each with -j2
-        serial = time.perf_counter() - t0
-        load_before = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        srcbuild("parallel", "all8")
-        parallel = time.perf_counter() - t0
-        print(f"{N} packages ({PROBES} configure probes, {FILES} files each), -j2 on "
-              f"{os.cpu_count()} cores")
-        print(f"one at a time: {serial:6.2f}s")
-        print(f"parallel:      {parallel:6.2f}s")
-        print(f"speed-up: {serial / parallel:.2f}x   (1-minute load average: "
-              f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after the parallel run)")
+    for probes, files in MIXES:
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(Path(tmp), probes, files)
 
 
 if __name__ == "__main__":

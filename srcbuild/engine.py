@@ -74,8 +74,8 @@ class Engine:
         self.state = PrefixState(settings.prefix)
         # recipes that provide a requirement, to name them when a configure step fails
         self.providers: Callable[[Requirement], list[str]] = lambda req: []
-        self.cache = SourceCache(settings.cache_dir / "", settings.mirrors, settings.offline,
-                                 log=lambda m: events.emit("message", text=f"    {m}"))
+        self.cache = SourceCache(settings.cache_dir, settings.mirrors, settings.offline,
+                                 log=lambda m: events.emit("fetch_progress", text=f"    {m}"))
         self._merge_lock = threading.Lock()  # one merge (and state write) at a time
 
     def work_dir(self, node: Node) -> Path:

@@ -92,7 +92,7 @@ class PlainReporter:
         elif kind == "package_end":
             self.say(f"  {event['recipe']}: {event['status']} in "
                      f"{_fmt_seconds(event['seconds'])}")
-        elif kind == "message":
+        elif kind == "message" or (kind == "fetch_progress" and not self.quiet):
             self.say(event["text"])
         elif kind == "summary":
             self.say(summary_text(event))
@@ -165,7 +165,7 @@ class RichReporter:
             color = "green" if event["status"] in ("built", "restored") else "red"
             self.console.print(f"  [{color}]{event['status']}[/] {event['recipe']} in "
                                f"{_fmt_seconds(event['seconds'])}")
-        elif kind == "message":
+        elif kind in ("message", "fetch_progress"):
             self.console.print(event["text"])
         elif kind == "summary":
             if self.started:
