@@ -23,6 +23,7 @@ from srcbuild.recipe import RecipeBook, builtin_recipe_dir
 from srcbuild.resolve import (
     Graph,
     Resolver,
+    options_for,
     plan_context,
     provider_names,
     require_satisfiable,
@@ -256,7 +257,7 @@ def launch(req: Request, name: str, extra: list[str]) -> int:
     if PrefixState(prefix).get(name) is None:
         raise UsageError(f"{name} is not installed in {prefix}.",
                          f"Install it first: srcbuild {name} --prefix {prefix}")
-    options = recipe.option_values(split_options(req.options, book).get(name, {}))
+    options = recipe.option_values(options_for(recipe, split_options(req.options)))
     context = plan_context(recipe, options, prefix, req.jobs)
     env = check_env(prefix, prefix, dict(os.environ))
     code = 0

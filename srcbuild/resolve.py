@@ -102,7 +102,7 @@ def plan_context(recipe: Recipe, options: Mapping[str, str], prefix: Path,
             "python": sys.executable}
 
 
-def split_options(given: Mapping[str, str], book: RecipeBook) -> dict[str, dict[str, str]]:
+def split_options(given: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """``-o NAME=V`` applies to every recipe with that option; ``-o RECIPE.NAME=V`` to one."""
     out: dict[str, dict[str, str]] = {}
     for key, value in given.items():
@@ -114,6 +114,14 @@ def split_options(given: Mapping[str, str], book: RecipeBook) -> dict[str, dict[
     return out
 
 
+def options_for(recipe: Recipe, split: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The -o values that apply to one recipe: the global ones it declares, then its own."""
+    known = {o.name for o in recipe.options}
+    given = {k: v for k, v in split.get("*", {}).items() if k in known}
+    given.update(split.get(recipe.name, {}))
+    return given
+
+
 class Resolver:
     def __init__(self, book: RecipeBook, probe: Probe, state: PrefixState, prefix: Path,
                  options: Mapping[str, str] | None = None, from_source: set[str] | None = None,
@@ -122,7 +130,7 @@ class Resolver:
         self.probe = probe
         self.state = state
         self.prefix = prefix
-        self.options = split_options(options or {}, book)
+        self.options = split_options(options or {})
         self.from_source = from_source or set()
         self.jobs = jobs
         self.toolchain = toolchain
@@ -165,11 +173,7 @@ class Resolver:
         return out
 
     def _opts(self, recipe: Recipe) -> dict[str, str]:
-        given = dict(self.options.get("*", {}))
-        known = {o.name for o in recipe.options}
-        given = {k: v for k, v in given.items() if k in known}
-        given.update(self.options.get(recipe.name, {}))
-        return given
+        return options_for(recipe, self.options)
 
     def _builds_from_source(self, recipe: str) -> bool:
         return "all" in self.from_source or recipe in self.from_source
