@@ -190,16 +190,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         events.subscribe(make_reporter(False, args.quiet))
         api.install_system_packages(api.resolve(req), args.yes, events)
     graph, found = api.doctor(req)
+    loader = [d for d in found if d.case in ("loader-path", "library-missing")]
+    found = [d for d in found if d not in loader]
     bad = [d for d in found if d.satisfied_by == "missing"]
     if args.json:
         print(json.dumps({"prefix": str(graph.prefix), "ok": not bad,
-                          "diagnoses": [d.to_json() for d in found]}, indent=1))
+                          "diagnoses": [d.to_json() for d in found + loader]}, indent=1))
     else:
         marks = {"prefix": "ok  ", "system": "ok  ", "recipe": "build", "missing": "MISS"}
         for d in found:
             print(f"{marks.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
         print(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
               + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
+        if loader:
+            print(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
+            for d in loader:
+                print(f"LOAD  {d.message}")
     return EXIT_UNSATISFIED if bad else EXIT_OK
 
 

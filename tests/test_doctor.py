@@ -210,3 +210,17 @@ def test_system_packages_shows_the_command_and_never_runs_it_unasked(sb, tmp_pat
     assert "apt-get install -y --no-install-recommends cpio`" in cp.stderr
     assert "--yes" in cp.stderr
     assert shutil.which("cpio") is None
+
+
+def test_doctor_command_lists_loader_problems_of_the_prefix(sb, tmp_path):
+    prefix = _lib_and_program(tmp_path / "p", rpath=False)
+    recipe(tmp_path / "r", "plain", """
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        """)
+    cp = sb("doctor", "plain", "--recipes", str(tmp_path / "r"), prefix=prefix)
+    assert "the loader cannot find a library" in cp.stdout
+    assert "LOAD  bin/m: libsbl.so is in the prefix" in cp.stdout
