@@ -155,25 +155,10 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
 
 
 # -- commands -------------------------------------------------------------------------------
-def _add_once(p: argparse.ArgumentParser, *flags: str, **kw: object) -> None:
-    """Add an option unless cli.add_common already has it (the lead may move it there)."""
-    if not any(f in p._option_string_actions for f in flags):
-        p.add_argument(*flags, **kw)  # type: ignore[arg-type]
-
-
-def _add_provisioning(p: argparse.ArgumentParser) -> None:
-    _add_once(p, "--binary-cache", default=None, metavar="DIR",
-              help="a folder of checked staged trees keyed by build hash "
-                   "(default: $SRCBUILD_BINARY_CACHE)")
-
-
 def _request(args: argparse.Namespace) -> api.Request:
     from srcbuild import cli
 
-    req = cli.request(args)
-    if getattr(args, "binary_cache", None):
-        req.binary_cache = str(args.binary_cache)
-    return req
+    return cli.request(args)
 
 
 def _events(args: argparse.Namespace) -> Events:
@@ -201,9 +186,6 @@ def add_install_locked_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("lockfile", type=Path, metavar="FILE", help="a lock written by srcbuild lock")
     cli.add_common(p)
-    _add_provisioning(p)
-    _add_once(p, "--allow-drift", action="store_true",
-              help="build even when the resolution differs from the lock (warnings)")
 
 
 def cmd_install_locked(args: argparse.Namespace) -> int:
@@ -251,7 +233,7 @@ def cmd_verify_repro(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     ("lock", "print a srcbuild.lock (JSON) of the resolved graph", add_lock_arguments, cmd_lock),
-    ("install-locked", "install what a lock file names, failing on drift",
+    ("install-locked", "install --locked FILE, failing on drift",
      add_install_locked_arguments, cmd_install_locked),
     ("mirror", "copy every source of the graph into DIR/SHA256/FILE, verified",
      add_mirror_arguments, cmd_mirror),
