@@ -189,6 +189,10 @@ class Engine:
                          compiler_flags=recipe.system != "kbuild")
         env = compilers.wrap(env, self.s.cache_dir, self.s.ccache, self.s.distcc)
         env["SOURCE_DATE_EPOCH"] = str(fetched.epoch)
+        if recipe.system == "kbuild":  # kbuild stamps time, user and host into the image
+            env.setdefault("KBUILD_BUILD_TIMESTAMP", f"@{fetched.epoch}")
+            env.setdefault("KBUILD_BUILD_USER", "srcbuild")
+            env.setdefault("KBUILD_BUILD_HOST", "srcbuild")
         env.update(builder.env())
         for key, value in recipe.build.get("env", {}).items():
             env[key] = ctx.render(value, f"env.{key}")
