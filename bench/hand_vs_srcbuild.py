@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = os.cpu_count() or 1
+ROUNDS = 4
 
 
 def sh(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -58,18 +60,18 @@ def main() -> None:
                        check=True, cwd=ROOT, capture_output=True)
         tarball = next((cache / "sources").rglob("*.tar.*"))
         rows = []
-        for round_ in range(2):  # alternate, so neither side always runs with a warm page cache
+        for round_ in range(ROUNDS):  # alternate, so neither side always runs with a warm cache
             for name in ("hand", "srcbuild"):
                 work = Path(tmp) / f"{name}{round_}"
                 work.mkdir()
                 rows.append((name, by_hand(tarball, work) if name == "hand"
                              else with_srcbuild(work, cache)))
-        hand = min(s for n, s in rows if n == "hand")
-        tool = min(s for n, s in rows if n == "srcbuild")
+        hand = statistics.median(s for n, s in rows if n == "hand")
+        tool = statistics.median(s for n, s in rows if n == "srcbuild")
         for n, s in rows:
             print(f"{n:<9} {s:6.2f}s")
         print(f"libpng 1.6.39, -j{JOBS}: by hand {hand:.2f}s, srcbuild {tool:.2f}s "
-              f"(best of 2), ratio srcbuild/hand = {tool / hand:.3f}")
+              f"(medians of {ROUNDS}), ratio srcbuild/hand = {tool / hand:.3f}")
 
 
 if __name__ == "__main__":
