@@ -77,6 +77,7 @@ class Engine:
         self.cache = SourceCache(settings.cache_dir, settings.mirrors, settings.offline,
                                  log=lambda m: events.emit("fetch_progress", text=f"    {m}"))
         self._merge_lock = threading.Lock()  # one merge (and state write) at a time
+        self.jobserver: Jobserver | None = None  # during install(): the shared job budget
 
     def work_dir(self, node: Node) -> Path:
         return self.s.cache_dir / "work" / f"{node.name}-{node.build_hash[:12]}"
@@ -94,11 +95,11 @@ class Engine:
                     for n in graph.order}
         errors: dict[str, SrcbuildError] = {}
         counter = iter(range(1, len(todo) + 1))
-        self.jobserver = Jobserver(self.s.jobs)
+        jobserver = self.jobserver = Jobserver(self.s.jobs)
 
         def build(name: str) -> None:
             node = graph.nodes[name]
-            with self.jobserver.slot():
+            with jobserver.slot():
                 start = time.monotonic()
                 self.events.emit("package_start", recipe=name, version=node.recipe.version,
                                  index=next(counter), total=len(todo),
@@ -129,7 +130,8 @@ class Engine:
             terminate_all()
             raise
         finally:
-            self.jobserver.close()
+            jobserver.close()
+            self.jobserver = None
         notes = list(warnings or [])
         if errors:
             waiting = [o.recipe for o in outcomes.values() if o.status == "not started"]
@@ -244,7 +246,7 @@ class Engine:
         def on_line(line: str) -> None:
             self.events.emit("line", recipe=node.name, text=line)
 
-        jobserver = getattr(self, "jobserver", None)
+        jobserver = self.jobserver
         if phase != "build" or jobserver is None:
             return run(step, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES)
         env = {**env, "MAKEFLAGS": jobserver.makeflags()}
