@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from pkgfactory import autotools_lib, make_prog, recipe
+from pkgfactory import autotools_lib, chain, make_prog, recipe
 
 from srcbuild.report import FAILED_COLOUR, render_html, timeline
 
@@ -58,27 +58,8 @@ def report(sb, *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def two(tmp_path: Path) -> Path:
-    pkgs, recipes = tmp_path / "pkgs", tmp_path / "recipes"
-    a, d = autotools_lib(pkgs), make_prog(pkgs)
-    recipe(recipes, "alpha", f"""
-        version = "1.2.0"
-        provides = ["pkgconfig:alpha"]
-        check = ["test -f {{{{ stage }}}}/lib/libalpha.so"]
-        [[source]]
-        path = "{a}"
-        [build]
-        system = "autotools"
-        """)
-    recipe(recipes, "delta", f"""
-        version = "0.5"
-        requires = ["pkgconfig:alpha"]
-        check = ["delta"]
-        [[source]]
-        path = "{d}"
-        [build]
-        system = "make"
-        """)
-    return recipes
+    """alpha (autotools) and delta (make) of the shared chain; delta needs alpha."""
+    return chain(tmp_path)
 
 
 def test_report_of_a_real_run(sb, two):
