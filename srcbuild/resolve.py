@@ -11,7 +11,7 @@ import json
 import platform
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -272,21 +272,68 @@ class Resolver:
         }, sort_keys=True).encode())
         return h.hexdigest()
 
+    def _skipped_target(self, name: str, targets: list[str]) -> str:
+        """Why a target is not built at all (the system provides it), or ''."""
+        node = self.nodes[name]
+        if name in targets and not node.recipe.is_group and self.state.get(name) is None \
+                and not self._builds_from_source(name):
+            return self._system_provides(node)
+        return ""
+
+    def prefer_graph_providers(self, targets: list[str]) -> None:
+        """A requirement the system satisfies, but that a recipe of this graph will install
+        into the prefix, is the recipe's: the prefix comes first on every search path, so
+        that copy is the one the build uses, in this run and in every later one (without
+        this, the second run would see it in the prefix and rebuild)."""
+        provided: dict[str, str] = {}
+        for name in self.order:
+            for p in self.nodes[name].provides:
+                provided.setdefault(p.key, name)
+        for i, res in enumerate(self.resolutions):
+            provider = provided.get(res.requirement.key)
+            if res.satisfied_by != "system" or provider is None or provider == res.of \
+                    or self._skipped_target(provider, targets):
+                continue
+            recipe = self.nodes[provider].recipe
+            if not res.requirement.accepts(recipe.version) or self._reaches(provider, res.of):
+                continue
+            self.resolutions[i] = replace(
+                res, satisfied_by="recipe", version=recipe.version, where=provider,
+                recipe=provider, reason=f"the system has it too ({res.where}), but this graph "
+                                        f"installs {provider} into the prefix, ahead on PATH")
+            consumer = self.nodes[res.of]
+            if provider not in consumer.deps:
+                consumer.deps.append(provider)
+            if not res.tool and provider not in consumer.runtime_deps:
+                consumer.runtime_deps.append(provider)
+        self.order = topological(self.order, {n: self.nodes[n].deps for n in self.order})
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        """True when ``start`` depends on ``goal`` (an edge goal -> start would close a cycle)."""
+        seen, todo = set(), [start]
+        while todo:
+            n = todo.pop()
+            if n == goal:
+                return True
+            if n not in seen:
+                seen.add(n)
+                todo.extend(self.nodes[n].deps)
+        return False
+
     def resolve(self, targets: list[str]) -> Graph:
         for t in targets:
             self.add(t)
+        self.prefer_graph_providers(targets)
         rebuilt: set[str] = set()
         for name in self.order:
             node = self.nodes[name]
             node.build_hash = self.build_hash(node)
             installed = self.state.get(name)
             stale_deps = [d for d in node.deps if d in rebuilt]
-            if name in targets and not node.recipe.is_group and installed is None \
-                    and not self._builds_from_source(name):
-                system = self._system_provides(node)
-                if system:
-                    node.action, node.reason = "skip", f"the system already provides {system}"
-                    continue
+            system = self._skipped_target(name, targets)
+            if system:
+                node.action, node.reason = "skip", f"the system already provides {system}"
+                continue
             if installed is not None and installed.build_hash == node.build_hash \
                     and not stale_deps:
                 node.action, node.reason = "installed", \
@@ -315,6 +362,24 @@ class Resolver:
                 return ""
             seen.append(f"{p.key} {found.describe()}")
         return "; ".join(seen)
+
+
+def topological(order: list[str], deps: Mapping[str, list[str]]) -> list[str]:
+    """``order`` rearranged so that every package comes after its deps, otherwise as it was."""
+    out: list[str] = []
+    placed: set[str] = set()
+    pending = list(order)
+    while pending:
+        for name in pending:
+            if all(d in placed for d in deps.get(name, []) if d in deps):
+                out.append(name)
+                placed.add(name)
+                pending.remove(name)
+                break
+        else:  # cannot happen: edges that would close a cycle are never added
+            out.extend(pending)
+            break
+    return out
 
 
 def provider_names(book: RecipeBook) -> Callable[[Requirement], list[str]]:

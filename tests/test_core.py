@@ -314,3 +314,47 @@ def test_second_run_waits_for_the_first(sb, chain_recipes, tmp_path):
     assert proc.returncode == 0
     assert "waiting for it to finish" in err
     assert (sb.prefix / "lib" / "libalpha.so").exists()
+
+
+def test_a_tool_this_graph_installs_beats_the_systems_copy(sb, tmp_path):
+    """A second run is a no-op even when a recipe of the graph installs a program the system
+    also has: the prefix's copy (first on PATH) is the one the build uses, in both runs."""
+    sysbin = tmp_path / "sysbin"
+    sysbin.mkdir()
+    (sysbin / "sbtool").write_text("#!/bin/sh\necho system\n")
+    (sysbin / "sbtool").chmod(0o755)
+    env = {"PATH": f"{sysbin}:{os.environ['PATH']}"}
+    recipe(tmp_path / "r", "tool", """
+        version = "2"
+        provides = ["program:sbtool"]
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        install = [["sh", "-c", "mkdir -p {{ stage }}/bin && printf '#!/bin/sh\\\\necho prefix\\\\n' > {{ stage }}/bin/sbtool && chmod +x {{ stage }}/bin/sbtool"]]
+        """)
+    recipe(tmp_path / "r", "user", """
+        version = "1"
+        requires = ["program:sbtool"]
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [["sh", "-c", "sbtool > used.txt"]]
+        install = [["sh", "-c", "mkdir -p {{ stage }}/share && cp used.txt {{ stage }}/share/"]]
+        """)
+    recipe(tmp_path / "r", "both", """
+        kind = "group"
+        requires = ["recipe:user", "recipe:tool"]
+        """)
+    plan = json.loads(sb("plan", "both", "--recipes", str(tmp_path / "r"), "--json",
+                         env=env).stdout)
+    by = {r["requirement"]: r for r in plan["requirements"]}
+    assert by["program:sbtool"]["satisfied_by"] == "recipe"
+    assert str(sysbin) in by["program:sbtool"]["reason"]
+    order = [s["recipe"] for s in plan["steps"]]
+    assert order.index("tool") < order.index("user")
+    sb("both", "--recipes", str(tmp_path / "r"), env=env)
+    assert (sb.prefix / "share" / "used.txt").read_text() == "prefix\n"
+    again = sb("both", "--recipes", str(tmp_path / "r"), env=env)
+    assert "Nothing to do" in again.stderr, again.stderr
