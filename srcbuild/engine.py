@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -162,7 +161,7 @@ class Engine:
         destdir.mkdir(parents=True)
 
         if recipe.is_group:
-            self._check(node, build_dir, destdir, logs, source=None)
+            self._check(node, build_dir, destdir, logs)
             self._merge(node, destdir, None)
             shutil.rmtree(work, ignore_errors=True)
             return "built"
@@ -202,7 +201,7 @@ class Engine:
             steps = builder.steps(phase)
             if steps:
                 self._run_phase(node, phase, steps, build_dir, env, logs / f"{phase}.log")
-        self._check(node, build_dir, destdir, logs, source=fetched, ctx=ctx)
+        self._check(node, build_dir, destdir, logs, ctx=ctx)
         self._store(node, work, destdir, fetched)
         self._merge(node, destdir, fetched)
         if not self.s.keep_build:
@@ -275,17 +274,15 @@ class Engine:
                                  f"Full log: {log}", log_path=str(log), tail=result.tail)
 
     def _check(self, node: Node, build_dir: Path, destdir: Path, logs: Path,
-               source: Fetched | None, ctx: builders.BuildContext | None = None) -> None:
+               ctx: builders.BuildContext | None = None) -> None:
         recipe = node.recipe
         if not recipe.check:
             return
-        stage = Path(str(destdir) + str(self.s.prefix))
-        context = ctx.template_vars() if ctx else {
-            "name": recipe.name, "version": recipe.version, "prefix": str(self.s.prefix),
-            "jobs": self.s.jobs, "options": node.options, "source_dir": "",
-            "build_dir": str(build_dir), "destdir": str(destdir), "stage": str(stage),
-            "recipe_dir": str(recipe.path.parent), "python": sys.executable}
-        env = check_env(self.s.prefix, stage, self.s.environ)
+        # a group has no source: its check sees the build folder in that place
+        ctx = ctx or builders.BuildContext(recipe, node.options, self.s.prefix, build_dir,
+                                           build_dir, destdir, self.s.jobs)
+        context = ctx.template_vars()
+        env = check_env(self.s.prefix, ctx.stage, self.s.environ)
         build_dir.mkdir(parents=True, exist_ok=True)
         self._run_phase(node, "check", check_steps(recipe, recipe.check, context), build_dir,
                         env, logs / "check.log")
