@@ -190,7 +190,8 @@ def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError(f"--system-packages would run `{' '.join(argv)}`.",
-                             "Add --yes to run it unattended (CI), or run it yourself.")
+                             to_resolve=["Add --yes to run it unattended (CI).",
+                                         "Or run it yourself."])
         if input("Run it? [y/N] ").strip().lower() not in ("y", "yes"):
             return False
     cp = subprocess.run(argv, check=False)

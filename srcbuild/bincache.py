@@ -20,14 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from srcbuild import __version__
-from srcbuild.errors import SrcbuildError, UsageError
+from srcbuild.errors import CorruptEntry, UsageError
 from srcbuild.fetch import safe_extract, sha256_file
 
 Manifest = dict[str, Any]
-
-
-class CorruptEntry(SrcbuildError):
-    """A cache entry whose archive does not match its manifest; it has been removed."""
 
 
 class BinaryCache(Protocol):
@@ -203,5 +199,5 @@ def open_cache(spec: str | Path | None) -> BinaryCache | None:
     text = str(spec)
     if "://" in text and not text.startswith("file://"):
         raise UsageError(f"--binary-cache {text}: only local folders are supported so far.",
-                            "Give a folder path; sync it with your CI's cache step.")
+                         "Give a folder path; sync it with your CI's cache step.")
     return LocalDirCache(Path(text.removeprefix("file://")).expanduser().absolute())

@@ -19,7 +19,7 @@ from srcbuild.errors import (
     SrcbuildError,
     UsageError,
 )
-from srcbuild.ui import Events, error, make_reporter
+from srcbuild.ui import Events, make_reporter
 
 COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")
 
@@ -141,22 +141,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         table = {**COMMAND_TABLE, **{e[0]: e[3] for e in EXTRA}}
         return table[args.command](args)
-    except BuildError as e:
-        if e.tail:
-            sys.stderr.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
-        error(str(e))
-        if e.diagnosis:
-            sys.stderr.write(f"What the logs say is missing:\n{e.diagnosis}\n")
-        return e.exit_code
     except SrcbuildError as e:
-        error(str(e))
+        report_error(e)
         return e.exit_code
     except BrokenPipeError:  # `srcbuild plan ... | head`: the reader has what it wanted
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
-        error("interrupted; the prefix holds only packages that finished.")
+        sys.stderr.write("srcbuild: error: interrupted; the prefix holds only packages that "
+                         "finished.\n")
         return EXIT_FAILED
+
+
+def report_error(e: SrcbuildError) -> None:
+    """The message, the hint on its own line, then "To resolve:" and numbered items; a failed
+    command's log tail before them and what its logs say is missing after them."""
+    out = sys.stderr
+    if isinstance(e, BuildError) and e.tail:
+        out.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
+    first, *rest = e.lines()
+    out.write(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest))
+    if isinstance(e, BuildError) and e.diagnosis:
+        out.write(f"What the logs say is missing:\n{e.diagnosis}\n")
 
 
 def cmd_install(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from srcbuild.errors import SrcbuildError, UsageError
+
 MAGIC = b"070701"
 S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR, S_IFBLK = 0o040000, 0o100000, 0o120000, 0o020000, 0o060000
 
@@ -57,7 +59,9 @@ def parse_list(text: str, base: Path) -> list[Entry]:
             else:
                 raise ValueError(f"unknown entry type {kind!r}")
         except (IndexError, ValueError, OSError) as e:
-            raise SystemExit(f"initramfs list line {number} ({raw.strip()!r}): {e}") from None
+            raise UsageError(f"initramfs list line {number} ({raw.strip()!r}): {e}",
+                             "Each line is `dir|file|slink|nod NAME ...` as "
+                             "gen_init_cpio reads it.") from None
     return out
 
 
@@ -105,7 +109,11 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python3 -m srcbuild.cpio LIST OUT.cpio.gz\n")
         return 2
     listing = Path(argv[0])
-    entries = parse_list(listing.read_text(), listing.parent)
+    try:
+        entries = parse_list(listing.read_text(), listing.parent)
+    except (SrcbuildError, OSError) as e:
+        sys.stderr.write(f"srcbuild.cpio: error: {e}\n")
+        return e.exit_code if isinstance(e, SrcbuildError) else 1
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
     data = gzip.compress(write_newc(entries, mtime), mtime=mtime)
     Path(argv[1]).write_bytes(data)

@@ -16,7 +16,7 @@ from typing import Any
 from srcbuild import bincache, builders, compilers
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.doctor import explain_findings
-from srcbuild.errors import BuildError, SrcbuildError
+from srcbuild.errors import BuildError, CorruptEntry, SrcbuildError
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.install import merge, staged_files
 from srcbuild.logscan import scan_build
@@ -312,7 +312,7 @@ class Engine:
             return None
         try:
             archive = cache.get(node.build_hash)
-        except bincache.CorruptEntry as e:
+        except CorruptEntry as e:
             self.events.emit("cache_corrupt", recipe=node.name, build_hash=node.build_hash,
                              where=cache.describe(), text=str(e))
             self.events.emit("message", text=f"    {node.name}: {e}")

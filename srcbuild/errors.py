@@ -1,6 +1,13 @@
-"""Errors that carry what a user needs: what failed, where, and what to do next."""
+"""Every error a user sees: what failed and where (the message), what to do next (the hint,
+and optionally a numbered "To resolve:" list), and the exit code it maps to.
+
+Only the command line formats them (cli.report_error); the library raises them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -9,20 +16,34 @@ EXIT_UNSATISFIED = 3
 
 
 class SrcbuildError(Exception):
-    """Base error: a one-paragraph message plus an optional hint, mapped to an exit code."""
+    """Base error: a one-paragraph message, an optional hint and ways to resolve it."""
 
-    exit_code = EXIT_FAILED
+    exit_code: ClassVar[int] = EXIT_FAILED
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", to_resolve: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.to_resolve = tuple(to_resolve)
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        """One line (for events and logs); the CLI prints the parts on lines of their own."""
+        return " ".join(part for part in (self.message, self.hint, *self.to_resolve) if part)
+
+    def lines(self) -> list[str]:
+        """The message, the hint, then "To resolve:" and its numbered items."""
+        out = [self.message]
+        if self.hint:
+            out.append(self.hint)
+        if self.to_resolve:
+            out.append("To resolve:")
+            out += [f"  {i}. {item}" for i, item in enumerate(self.to_resolve, 1)]
+        return out
 
 
 class UsageError(SrcbuildError):
+    """A command line, lock file or option that cannot work as given."""
+
     exit_code = EXIT_USAGE
 
 
@@ -39,21 +60,32 @@ class UnsatisfiedError(SrcbuildError):
 
 
 class FetchError(SrcbuildError):
-    exit_code = EXIT_FAILED
+    """A source that cannot be downloaded, verified or extracted."""
 
 
 class BuildError(SrcbuildError):
-    """A configure/build/install/check step failed; carries the log path and its tail."""
-
-    exit_code = EXIT_FAILED
+    """A configure/build/install/check command failed; carries the log path and its tail."""
 
     def __init__(self, message: str, hint: str = "", log_path: str = "", tail: str = "",
-                 diagnosis: str = "") -> None:
-        super().__init__(message, hint)
+                 diagnosis: str = "", to_resolve: Sequence[str] = ()) -> None:
+        super().__init__(message, hint, to_resolve)
         self.log_path = log_path
         self.tail = tail
         self.diagnosis = diagnosis  # what the tool's own logs say is missing
 
 
 class InstallError(SrcbuildError):
-    exit_code = EXIT_FAILED
+    """Staging or merging into the prefix went wrong, or its state record is damaged."""
+
+
+class DriftError(UsageError):
+    """The resolution differs from the lock and --allow-drift was not given (exit 2)."""
+
+
+class CorruptEntry(SrcbuildError):
+    """A binary cache entry whose archive does not match its manifest; it has been removed."""
+
+
+class RequirementSyntaxError(ValueError):
+    """A requirement text that is not KIND:NAME [OP VERSION]; recipe.py turns it into a
+    RecipeError naming the file and key."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from srcbuild import __version__
-from srcbuild.errors import UsageError
+from srcbuild.errors import DriftError, UsageError
 from srcbuild.resolve import Graph
 
 LOCK_FORMAT = 1
@@ -25,10 +25,6 @@ class Drift:
     kind: str  # recipe | version | options | package-added | package-removed | system | compiler | architecture
     subject: str  # a recipe name, a requirement, or the compiler/architecture
     message: str
-
-
-class DriftError(UsageError):
-    """The resolution differs from the lock and --allow-drift was not given (exit 2)."""
 
 
 def snapshot(graph: Graph, targets: list[str], options: dict[str, str], from_source: set[str],
@@ -134,5 +130,7 @@ def drift_error(path: Path, drifts: list[Drift]) -> DriftError:
     listed = "; ".join(f"[{d.kind}] {d.message}" for d in drifts)
     return DriftError(f"The resolution differs from the lock {path} in {len(drifts)} way(s): "
                       f"{listed}.",
-                      "Re-lock with `srcbuild lock` if the change is intended, or pass "
-                      "--allow-drift to build anyway (the differences become warnings).")
+                      to_resolve=[("If the change is intended, lock again: `srcbuild lock "
+                                   "NAME... > srcbuild.lock`."),
+                                  ("Or pass --allow-drift to build anyway (the differences "
+                                   "become warnings).")])

@@ -12,8 +12,8 @@ from typing import Any
 
 import jinja2
 
-from srcbuild.errors import RecipeError
-from srcbuild.requirement import Requirement, RequirementSyntaxError, parse
+from srcbuild.errors import RecipeError, RequirementSyntaxError
+from srcbuild.requirement import Requirement, parse
 
 SYSTEMS = ("autotools", "meson", "cmake", "make", "kbuild", "custom")
 TOP_KEYS = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from srcbuild.errors import RequirementSyntaxError
+
 KINDS = ("pkgconfig", "library", "program", "recipe")
 OPERATORS = (">=", "<=", "!=", "=", ">", "<")
 
@@ -12,10 +14,6 @@ _REQ = re.compile(
     r"^\s*(?P<kind>[a-z]+)\s*:\s*(?P<name>[^\s<>=!]+)\s*"
     r"(?:(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<version>[^\s<>=!]+))?\s*$"
 )
-
-
-class RequirementSyntaxError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, order=True)

@@ -397,5 +397,6 @@ def require_satisfiable(graph: Graph) -> None:
         lines = "; ".join(f"{r.requirement} (needed by {r.of}): {r.reason}" for r in missing)
         raise UnsatisfiedError(
             f"Nothing satisfies {lines}.",
-            "Install the system package that provides it, or add a recipe that provides it "
-            "(--recipes DIR); `srcbuild doctor NAME` explains each miss.")
+            to_resolve=[("Install the system package that provides it (`srcbuild doctor NAME` "
+                         "names it and explains each miss)."),
+                        "Or add a recipe that provides it (--recipes DIR)."])

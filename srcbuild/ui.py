@@ -183,6 +183,3 @@ def make_reporter(json_mode: bool, quiet: bool) -> Listener:
         return RichReporter()
     return PlainReporter(quiet=quiet)
 
-
-def error(text: str) -> None:
-    sys.stderr.write(f"srcbuild: error: {text}\n")

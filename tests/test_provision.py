@@ -17,7 +17,8 @@ import pytest
 from conftest import tree
 from pkgfactory import autotools_lib, chain, recipe
 
-from srcbuild.bincache import CorruptEntry, LocalDirCache
+from srcbuild.bincache import LocalDirCache
+from srcbuild.errors import CorruptEntry
 from srcbuild.fetch import sha256_file
 
 
