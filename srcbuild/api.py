@@ -1,4 +1,6 @@
-"""The library API the CLI is a thin layer over: resolve, plan, install, fetch, uninstall."""
+"""The library API the CLI is a thin layer over: resolve, install, fetch, doctor, lock,
+uninstall, launch. What only building needs (the engine, fetching, the binary cache) is
+imported by the functions that build, so that resolving a plan stays quick to start."""
 
 from __future__ import annotations
 
@@ -8,30 +10,23 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from srcbuild import lockfile
-from srcbuild.bincache import open_cache
-from srcbuild.buildenv import check_env, write_activate
-from srcbuild.compilers import remote_slots
-from srcbuild.doctor import Diagnosis, diagnose_graph, system_package_command, unresolved_libraries
-from srcbuild.engine import Engine, Outcome, Settings, check_steps
 from srcbuild.errors import RecipeError, SrcbuildError, UsageError
-from srcbuild.fetch import Fetched, SourceCache
-from srcbuild.install import uninstall as _uninstall
+from srcbuild.events import Events
+from srcbuild.graph import Graph, options_for, require_satisfiable, split_options
+from srcbuild.kinds import EventKind, Status
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
-from srcbuild.resolve import (
-    Graph,
-    Resolver,
-    options_for,
-    plan_context,
-    provider_names,
-    require_satisfiable,
-    split_options,
-)
+from srcbuild.resolve import Resolver
 from srcbuild.state import PrefixState, prefix_lock
-from srcbuild.sysdeps import this_machine_manager
-from srcbuild.ui import Events, FileRecorder
+
+if TYPE_CHECKING:
+    from srcbuild import lockfile
+    from srcbuild.doctor import Diagnosis
+    from srcbuild.engine import Outcome
+    from srcbuild.fetch import Fetched
+    from srcbuild.phases import Settings
 
 
 def default_prefix() -> Path:
@@ -77,6 +72,10 @@ class Request:
         return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
 
     def settings(self) -> Settings:
+        from srcbuild.bincache import open_cache
+        from srcbuild.compilers import remote_slots
+        from srcbuild.phases import Settings
+
         jobs = self.jobs + (remote_slots(self.distcc) if self.distcc else 0)
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
@@ -97,8 +96,8 @@ def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
     probe = SystemProbe(prefix, installed={
         p.split()[0]: pkg.version for pkg in state.packages().values() for p in pkg.provides
         if p.startswith("program:")})
-    resolver = Resolver(book, probe, state, prefix, req.options, req.from_source,
-                        req.jobs, toolchain_id(dict(os.environ)))
+    resolver = Resolver(book, probe, state, prefix, req.options, req.from_source, req.jobs,
+                        toolchain=toolchain_id(dict(os.environ)), machine=platform.machine())
     return resolver.resolve(req.targets)
 
 
@@ -117,31 +116,40 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
 
 
 def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
+    """Resolve under the prefix's lock, then build what the plan says; every event of the run
+    is also recorded in CACHE/runs/last.jsonl (for `srcbuild report`)."""
+    from srcbuild.buildenv import write_activate
+    from srcbuild.engine import Engine
+    from srcbuild.events import FileRecorder
+
     prefix = req.prefix.resolve()
     prefix.mkdir(parents=True, exist_ok=True)
     settings = req.settings()
     settings.prefix = prefix
-    recorder = FileRecorder(req.cache_dir / "runs" / "last.jsonl")
-    events.subscribe(recorder)
-    book = req.book()
-    lock = apply_lock(req)
-    with prefix_lock(prefix, on_wait=lambda m: events.emit("message", text=m)):
-        graph = resolve(req, book)
-        warnings = check_lock(req, lock, graph, events) if lock is not None else []
-        if req.system_packages and install_system_packages(graph, req.assume_yes, events):
-            graph = resolve(req, req.book())
-        events.emit("plan", **graph.to_json())
-        require_satisfiable(graph)
-        engine = Engine(settings, events)
-        engine.providers = provider_names(book)
-        outcomes = engine.install(graph, warnings)
-        if any(o.status in ("built", "restored") for o in outcomes):
-            write_activate(prefix)
+    with FileRecorder(req.cache_dir / "runs" / "last.jsonl") as recorder:
+        events.subscribe(recorder)
+        try:
+            lock = apply_lock(req)
+            with prefix_lock(prefix, on_wait=events.message):
+                graph = resolve(req)
+                warnings = check_lock(req, lock, graph, events) if lock is not None else []
+                if req.system_packages and install_system_packages(graph, req.assume_yes,
+                                                                   events):
+                    graph = resolve(req)
+                events.emit(EventKind.PLAN, **graph.to_json())
+                require_satisfiable(graph)
+                outcomes = Engine(settings, events).install(graph, warnings)
+                if any(o.status in (Status.BUILT, Status.RESTORED) for o in outcomes):
+                    write_activate(prefix)
+        finally:
+            events.unsubscribe(recorder)
     return graph, outcomes
 
 
 def apply_lock(req: Request) -> lockfile.Lock | None:
     """With --locked, the targets, options and --from-source come from the lock file."""
+    from srcbuild import lockfile
+
     if req.locked is None:
         return None
     lock = lockfile.read(req.locked)
@@ -156,19 +164,23 @@ def apply_lock(req: Request) -> lockfile.Lock | None:
 
 
 def lock_of(req: Request, graph: Graph) -> lockfile.Lock:
+    from srcbuild import lockfile
+
     return lockfile.snapshot(graph, req.targets, req.options, req.from_source,
                              toolchain_id(dict(os.environ)), platform.machine())
 
 
 def check_lock(req: Request, lock: lockfile.Lock, graph: Graph, events: Events) -> list[str]:
     """Raise DriftError on any drift, unless --allow-drift: then the drifts are warnings."""
+    from srcbuild import lockfile
+
     assert req.locked is not None
     drifts = lockfile.compare(lock, lock_of(req, graph))
     if drifts and not req.allow_drift:
         raise lockfile.drift_error(req.locked, drifts)
     for d in drifts:
-        events.emit("drift", drift=d.kind, subject=d.subject, text=d.message)
-        events.emit("message", text=f"warning: drift from {req.locked}: {d.message}")
+        events.emit(EventKind.DRIFT, drift=d.kind, subject=d.subject, text=d.message)
+        events.message(f"warning: drift from {req.locked}: {d.message}")
     return [f"drift from the lock: {d.message}" for d in drifts]
 
 
@@ -177,16 +189,18 @@ def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
 
     Shows the command first; runs it only with --yes or an interactive yes. True when it ran.
     """
+    from srcbuild.doctor import system_package_command
+    from srcbuild.sysdeps import this_machine_manager
+
     manager = this_machine_manager()
     if manager is None:
         raise UsageError("--system-packages: this distribution's package manager is not one "
                          "srcbuild knows (apt, dnf, apk, pacman).")
     argv = system_package_command(graph, manager)
     if not argv:
-        events.emit("message", text="--system-packages: nothing is missing that a system "
-                                    "package provides.")
+        events.message("--system-packages: nothing is missing that a system package provides.")
         return False
-    events.emit("message", text=f"--system-packages: {' '.join(argv)}")
+    events.message(f"--system-packages: {' '.join(argv)}")
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError(f"--system-packages would run `{' '.join(argv)}`.",
@@ -203,8 +217,9 @@ def install_system_packages(graph: Graph, yes: bool, events: Events) -> bool:
 
 def doctor(req: Request) -> tuple[Graph, list[Diagnosis]]:
     """Resolve the whole graph and explain each requirement; then check the prefix's binaries."""
-    book = req.book()
-    graph = resolve(req, book)
+    from srcbuild.doctor import diagnose_graph, unresolved_libraries
+
+    graph = resolve(req)
     probe = SystemProbe(req.prefix.resolve())
     found = diagnose_graph(graph, probe)
     if req.prefix.exists():
@@ -213,24 +228,28 @@ def doctor(req: Request) -> tuple[Graph, list[Diagnosis]]:
 
 
 def fetch(req: Request, events: Events) -> list[Fetched]:
-    """Fetch, verify and extract the sources of every package the graph would build."""
+    """Fetch and verify the sources of every package the graph would build."""
+    from srcbuild.fetch import Fetched, SourceCache
+
     graph = resolve(req)
     require_satisfiable(graph)
-    cache = SourceCache(req.cache_dir, req.mirrors, req.offline,
-                        log=lambda m: events.emit("message", text=m))
+    cache = SourceCache(req.cache_dir, req.mirrors, req.offline, log=events.message)
     out = []
     for name in graph.order:
         recipe = graph.nodes[name].recipe
         if recipe.is_group:
             continue
         source, archive, sha = cache.fetch(recipe)
-        events.emit("message", text=f"{name}: {source.describe()} "
-                                    f"{'-> ' + str(archive) if archive else '(local)'}")
+        events.message(f"{name}: {source.describe()} "
+                       f"{'-> ' + str(archive) if archive else '(local)'}")
         out.append(Fetched(source, sha, archive, archive or Path(source.location), 0))
     return out
 
 
 def uninstall(prefix: Path, name: str) -> list[str]:
+    """Remove exactly the files a package installed; refuse while others were built against it."""
+    from srcbuild.install import uninstall as remove_package
+
     prefix = prefix.resolve()
     with prefix_lock(prefix):
         state = PrefixState(prefix)
@@ -238,7 +257,7 @@ def uninstall(prefix: Path, name: str) -> list[str]:
         if users:
             raise UsageError(f"{', '.join(users)} installed in {prefix} were built against "
                              f"{name}.", "Uninstall those first.")
-        removed = _uninstall(prefix, name, state)
+        removed = remove_package(prefix, name, state)
         if not state.packages():  # the prefix is empty again: so is its activate script
             for script in ("activate", "activate.fish"):
                 (prefix / script).unlink(missing_ok=True)
@@ -248,6 +267,9 @@ def uninstall(prefix: Path, name: str) -> list[str]:
 def launch(req: Request, name: str, extra: list[str]) -> int:
     """Run a recipe's documented launch command (its ``run`` key) with the prefix first on
     every search path; the terminal stays attached, so an interactive lab works."""
+    from srcbuild.buildenv import check_env
+    from srcbuild.templates import command_argvs, template_context
+
     book = req.book()
     recipe = book.get(name)
     if not recipe.run:
@@ -259,12 +281,12 @@ def launch(req: Request, name: str, extra: list[str]) -> int:
         raise UsageError(f"{name} is not installed in {prefix}.",
                          f"Install it first: srcbuild {name} --prefix {prefix}")
     options = recipe.option_values(options_for(recipe, split_options(req.options)))
-    context = plan_context(recipe, options, prefix, req.jobs)
+    context = template_context(recipe, options, prefix, req.jobs)
     env = check_env(prefix, prefix, dict(os.environ))
     code = 0
-    steps = check_steps(recipe, recipe.run, context, "run")
-    for i, argv in enumerate(steps):
-        argv = list(argv) + (extra if i == len(steps) - 1 else [])
+    commands = command_argvs(recipe, recipe.run, context, "run")
+    for i, argv in enumerate(commands):
+        argv = argv + (extra if i == len(commands) - 1 else [])
         code = subprocess.run(argv, env=env, check=False).returncode
         if code != 0:
             break

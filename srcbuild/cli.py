@@ -19,7 +19,8 @@ from srcbuild.errors import (
     SrcbuildError,
     UsageError,
 )
-from srcbuild.ui import Events, make_reporter
+from srcbuild.events import Events
+from srcbuild.ui import make_reporter
 
 COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")
 

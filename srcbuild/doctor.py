@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcbuild.graph import Graph, Resolution
+from srcbuild.kinds import DiagnosisCase, RequirementKind, Satisfier
 from srcbuild.logscan import Finding
 from srcbuild.probes import SystemProbe
 from srcbuild.requirement import Requirement
-from srcbuild.resolve import Graph, Resolution
 from srcbuild.sysdeps import INSTALL, describe_packages, packages_for
 
 # Where a .pc often sits outside pkg-config's default path
@@ -29,11 +30,12 @@ LIB_PLACES = ("/usr/local/lib*", "/usr/local/lib/*", "/opt/*/lib*", "/opt/*/*/li
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """What `srcbuild doctor` says about one requirement (or one binary of the prefix)."""
+
     requirement: str
     of: str
-    satisfied_by: str
-    case: str  # found | recipe-builds-it | dev-files-missing | pc-outside-path | too-old |
-    #            program-missing | not-installed | recipe
+    satisfied_by: Satisfier
+    case: DiagnosisCase
     message: str
     fix: list[str] = field(default_factory=list)
     packages: dict[str, str] = field(default_factory=dict)
@@ -93,51 +95,51 @@ def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_P
     pkgs = packages_for(req)
     base: dict[str, Any] = {"requirement": str(req), "of": res.of,
                             "satisfied_by": res.satisfied_by, "packages": pkgs}
-    if res.satisfied_by in ("prefix", "system"):
+    if res.satisfied_by in (Satisfier.PREFIX, Satisfier.SYSTEM):
         v = f"{res.version} " if res.version else ""
-        return Diagnosis(case="found", message=f"{req}: {res.satisfied_by} has {v}at {res.where}.",
+        return Diagnosis(case=DiagnosisCase.FOUND, message=f"{req}: {res.satisfied_by} has {v}at {res.where}.",
                          **base)
-    if req.kind == "recipe":
-        return Diagnosis(case="recipe", message=f"{req}: built from its recipe.", **base)
+    if req.kind == RequirementKind.RECIPE:
+        return Diagnosis(case=DiagnosisCase.RECIPE, message=f"{req}: built from its recipe.", **base)
     install = describe_packages(pkgs)
     install_text = f"install {install}" if install else "install the package that ships it"
     found = res.found
     if found is not None and not req.accepts(found.version):
         newer = (f"the recipe {res.recipe} provides {res.version}" if res.recipe
                  else "no srcbuild recipe provides a newer one")
-        return Diagnosis(case="too-old", message=(
+        return Diagnosis(case=DiagnosisCase.TOO_OLD, message=(
             f"{req}: found {found.version} at {found.where}, but {req.op} {req.version} is "
             f"wanted; {newer}."), fix=[f"srcbuild {res.recipe}" if res.recipe else install_text],
             **base)
-    if req.kind == "pkgconfig":
+    if req.kind == RequirementKind.PKGCONFIG:
         others = pc_elsewhere(req.name, probe.pc_search_path, places)
         good = [p for p in others if req.accepts(pc_version(p))]
         if good:
             d = os.path.dirname(good[0])
             export = f"export PKG_CONFIG_PATH={d}${{PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}}"
-            return Diagnosis(case="pc-outside-path", message=(
+            return Diagnosis(case=DiagnosisCase.PC_OUTSIDE_PATH, message=(
                 f"{req}: {good[0]} (version {pc_version(good[0])}) exists, but {d} is not in "
                 f"pkg-config's search path. Run: {export}"), fix=[export], **base)
         runtime = runtime_libraries(req.name, probe.ldconfig)
         if runtime:
-            return Diagnosis(case="dev-files-missing", message=(
+            return Diagnosis(case=DiagnosisCase.DEV_FILES_MISSING, message=(
                 f"{req}: the runtime library is installed ({runtime[0]}), but not its "
                 f"development files ({req.name}.pc and the headers): {install_text}, "
                 f"{_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
-        return Diagnosis(case="not-installed", message=(
+        return Diagnosis(case=DiagnosisCase.NOT_INSTALLED, message=(
             f"{req}: no {req.name}.pc on this machine and no runtime library for it: "
             f"{install_text}, {_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
-    if req.kind == "program":
-        return Diagnosis(case="program-missing", message=(
+    if req.kind == RequirementKind.PROGRAM:
+        return Diagnosis(case=DiagnosisCase.PROGRAM_MISSING, message=(
             f"{req}: {req.name} is not on PATH: {install_text}, {_recipe_note(res)}."),
             fix=_fixes(pkgs, res), **base)
     runtime = [p for soname, ps in probe.ldconfig.items()
                if soname.startswith(req.name + ".") for p in ps]
     if runtime:
-        return Diagnosis(case="dev-files-missing", message=(
+        return Diagnosis(case=DiagnosisCase.DEV_FILES_MISSING, message=(
             f"{req}: {runtime[0]} is installed, but not the link-time {req.name} and headers: "
             f"{install_text}, {_recipe_note(res)}."), fix=_fixes(pkgs, res), **base)
-    return Diagnosis(case="not-installed", message=(
+    return Diagnosis(case=DiagnosisCase.NOT_INSTALLED, message=(
         f"{req}: not in ldconfig -p nor in the prefix: {install_text}, {_recipe_note(res)}."),
         fix=_fixes(pkgs, res), **base)
 
@@ -204,14 +206,14 @@ def unresolved_libraries(prefix: Path, limit: int = 400) -> list[Diagnosis]:
 
 
 def loader_diagnosis(prefix: Path, binary: Path, lib: str) -> Diagnosis:
-    req = Requirement("library", lib.split(".so")[0] + ".so")
+    req = Requirement(RequirementKind.LIBRARY, lib.split(".so")[0] + ".so")
     pkgs = packages_for(req)
     in_prefix = [str(p) for sub in ("lib", "lib64") for p in [prefix / sub / lib] if p.exists()]
     rel = binary.relative_to(prefix)
     if in_prefix:
         d = os.path.dirname(in_prefix[0])
         export = f"export LD_LIBRARY_PATH={d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
-        return Diagnosis(str(req), str(rel), "prefix", "loader-path", (
+        return Diagnosis(str(req), str(rel), Satisfier.PREFIX, DiagnosisCase.LOADER_PATH, (
             f"{rel}: {lib} is in the prefix ({in_prefix[0]}) but {rel} carries no rpath to it. "
             f"Rebuilding it with srcbuild sets the rpath; until then: {export} "
             "(never edit /etc/ld.so.conf for a private prefix)."), [export], pkgs)
@@ -220,11 +222,11 @@ def loader_diagnosis(prefix: Path, binary: Path, lib: str) -> Diagnosis:
     if elsewhere:
         d = os.path.dirname(elsewhere[0])
         export = f"export LD_LIBRARY_PATH={d}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
-        return Diagnosis(str(req), str(rel), "missing", "loader-path", (
+        return Diagnosis(str(req), str(rel), Satisfier.MISSING, DiagnosisCase.LOADER_PATH, (
             f"{rel}: {lib} exists at {elsewhere[0]}, outside the loader's path. {export} cures "
             "it now; an rpath (-Wl,-rpath," + d + ") cures it for good."), [export], pkgs)
     install = describe_packages(pkgs) or "the package that ships it"
-    return Diagnosis(str(req), str(rel), "missing", "library-missing", (
+    return Diagnosis(str(req), str(rel), Satisfier.MISSING, DiagnosisCase.LIBRARY_MISSING, (
         f"{rel}: {lib} is not on this machine: install {install}, or build it into the "
         "prefix."), [], pkgs)
 
@@ -254,7 +256,7 @@ def system_package_command(graph: Graph, manager: str) -> list[str]:
     satisfies (what recipes can build, srcbuild builds)."""
     wanted: list[str] = []
     for res in graph.resolutions:
-        if res.satisfied_by == "missing" and res.requirement.kind != "recipe":
+        if res.satisfied_by == Satisfier.MISSING and res.requirement.kind != RequirementKind.RECIPE:
             pkg = packages_for(res.requirement).get(manager)
             if pkg and pkg not in wanted:
                 wanted.append(pkg)

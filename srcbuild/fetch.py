@@ -9,28 +9,21 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from srcbuild.errors import FetchError
+from srcbuild.kinds import SourceKind
 from srcbuild.recipe import Recipe, Source
 
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst",
-                    ".tar.lzma", ".tar")
+if TYPE_CHECKING:
+    import tarfile
+
 CHUNK = 1 << 20
-_LOCK = threading.RLock()
-_SHA_LOCKS: dict[str, threading.Lock] = {}
-
-
-def _sha_lock(sha256: str) -> threading.Lock:
-    with _LOCK:
-        return _SHA_LOCKS.setdefault(sha256, threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -52,6 +45,40 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def copy_verified(src: Path, target: Path, sha256: str) -> Path:
+    """Copy ``src`` to ``target`` under a temporary name, check the sha256, then rename:
+    never half a file, never a wrong one. A target that is already right is kept."""
+    if target.is_file() and sha256_file(target) == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            shutil.copyfileobj(f, out, CHUNK)
+        actual = sha256_file(Path(tmp))
+        if actual != sha256:
+            raise FetchError(f"Copying {src} to {target} gave sha256 {actual}, expected "
+                             f"{sha256}; nothing was kept.",
+                             f"Delete {src} and fetch it again.")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+class KeyedLocks:
+    """One lock per key (a sha256, an extracted tree), made on first use."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
 class SourceCache:
     """``CACHE/sources/SHA256/FILE`` for archives and ``CACHE/src/KEY/`` for extracted trees."""
 
@@ -61,6 +88,9 @@ class SourceCache:
         self.mirrors = mirrors or []
         self.offline = offline
         self.log = log or (lambda message: None)
+        # the packages of a parallel run share one cache: one download per file and one
+        # extraction per tree, however many ask at once; different trees go in parallel
+        self._locks = KeyedLocks()
 
     def cached(self, sha256: str) -> Path | None:
         for base in [self.root / "sources"] + self.mirrors:
@@ -77,23 +107,25 @@ class SourceCache:
         errors = []
         for source in recipe.sources:
             try:
-                if source.kind == "path":
+                if source.kind == SourceKind.PATH:
                     p = Path(source.location)
                     if not p.exists():
                         raise FetchError(f"the local path {p} does not exist")
                     return source, (p if p.is_file() else None), ""
-                with _sha_lock(source.sha256):  # one download per file, however many ask
+                with self._locks(f"sha256:{source.sha256}"):
                     hit = self.cached(source.sha256)
                     if hit is not None:
-                        if hit.parent.parent != self.root / "sources":
-                            hit = self._store_verified(hit, source.sha256, hit.name)
+                        if hit.parent.parent != self.root / "sources":  # from a mirror
+                            self.log(f"copying {hit} from a mirror")
+                            hit = copy_verified(hit, self.root / "sources" / source.sha256
+                                                / hit.name, source.sha256)
                         return source, hit, source.sha256
                     if self.offline:
                         raise FetchError("not in the cache or a mirror, and --offline "
                                          "forbids the network")
-                    if source.kind == "url":
+                    if source.kind == SourceKind.URL:
                         path = self._download_any((source.location,) + source.mirrors, source)
-                    elif source.kind == "pypi":
+                    elif source.kind == SourceKind.PYPI:
                         path = self._download_pypi(source)
                     else:
                         path = self._download_debian(source)
@@ -119,6 +151,9 @@ class SourceCache:
         raise FetchError("; ".join(errors))
 
     def _download(self, url: str, sha256: str, filename: str, label: str = "") -> Path:
+        import urllib.error  # only when something is downloaded: it costs start-up time
+        import urllib.request
+
         self.log(f"downloading {label or url}")
         dest_dir = self.root / "sources" / sha256
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -145,10 +180,6 @@ class SourceCache:
                 os.unlink(tmp_name)
             if not any(dest_dir.iterdir()):
                 dest_dir.rmdir()
-
-    def _store_verified(self, path: Path, sha256: str, filename: str) -> Path:
-        """Copy a file (from a mirror) into the cache, verifying it on the way."""
-        return self._download(path.resolve().as_uri(), sha256, filename)
 
     def _download_debian(self, source: Source) -> Path:
         apt_get = shutil.which("apt-get")
@@ -206,7 +237,7 @@ class SourceCache:
 
         Nothing under /etc changes; the index is fetched once and reused.
         """
-        with _LOCK:
+        with self._locks("apt-index"):
             return self._make_deb_src_index(apt_get)
 
     def _make_deb_src_index(self, apt_get: str) -> bool:
@@ -252,14 +283,15 @@ class SourceCache:
                                         ).hexdigest()[:10]
         dest = self.root / "src" / key
         meta = dest / ".srcbuild-source.json"
-        with _LOCK:  # two packages of one parallel run never extract the same tree at once
+        with self._locks(f"tree:{key}"):  # one extraction of a tree, however many ask
             if not meta.exists():
                 self._extract(archive, dest, key, apply_patches)
         info = json.loads(meta.read_text())
         tree = dest / info["top"] if info["top"] else dest
         return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
 
-    def _extract(self, archive: Path, dest: Path, key: str,
+    @staticmethod
+    def _extract(archive: Path, dest: Path, key: str,
                  apply_patches: Callable[[Path], None]) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
@@ -318,6 +350,8 @@ def check_members(members: list[tarfile.TarInfo], archive: Path) -> None:
 
 def safe_extract(archive: Path, dest: Path) -> int:
     """Extract after checking every member; return the newest member's mtime."""
+    import tarfile
+
     try:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()

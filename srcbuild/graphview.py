@@ -14,7 +14,8 @@ from html import escape
 from pathlib import Path
 
 from srcbuild.errors import EXIT_OK, EXIT_UNSATISFIED
-from srcbuild.resolve import Graph
+from srcbuild.graph import Graph
+from srcbuild.kinds import Action, Satisfier
 
 # colour kind -> (fill, stroke, legend text)
 STYLES: dict[str, tuple[str, str, str]] = {
@@ -23,8 +24,9 @@ STYLES: dict[str, tuple[str, str, str]] = {
     "system": ("#d6e6fb", "#3a6fb5", "the system has it"),
     "missing": ("#fbd3d3", "#c0392b", "missing: nothing satisfies it"),
 }
-ACTION_KIND = {"build": "build", "installed": "installed", "skip": "system"}
-SATISFIED_KIND = {"system": "system", "missing": "missing", "prefix": "installed"}
+ACTION_KIND = {Action.BUILD: "build", Action.INSTALLED: "installed", Action.SKIP: "system"}
+SATISFIED_KIND = {Satisfier.SYSTEM: "system", Satisfier.MISSING: "missing",
+                  Satisfier.PREFIX: "installed"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def build_view(graph: Graph) -> View:
         if r.recipe == r.of:
             continue  # a recipe providing its own tool is not an edge
         source = f"recipe:{r.of}"
-        if r.recipe and r.recipe in graph.nodes and r.satisfied_by in ("recipe", "prefix"):
+        if r.recipe and r.recipe in graph.nodes and r.satisfied_by in (Satisfier.RECIPE, Satisfier.PREFIX):
             target = f"recipe:{r.recipe}"
         else:
             kind = SATISFIED_KIND.get(r.satisfied_by, "missing")

@@ -10,12 +10,18 @@ from srcbuild.errors import InstallError
 from srcbuild.state import STATE_DIR, Installed, PrefixState
 
 
+def staged_prefix(destdir: Path, prefix: Path) -> Path:
+    """The prefix inside a staging DESTDIR (``DESTDIR/PREFIX``: where ``make install
+    DESTDIR=...`` puts the files), the "stage" of docs/glossary.md."""
+    return Path(str(destdir) + str(prefix))
+
+
 def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
     """Files (and symlinks) the install step put under the staged prefix, relative to it.
 
     Anything staged outside the prefix (``/etc``, ``/usr``) is an error naming the file.
     """
-    stage = Path(str(destdir) + str(prefix))
+    stage = staged_prefix(destdir, prefix)
     outside: list[str] = []
     files: list[str] = []
     for dirpath, dirnames, filenames in os.walk(destdir):
@@ -38,7 +44,7 @@ def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
 
 def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState) -> Installed:
     """Move a checked staged install into the prefix, all or nothing, and record it."""
-    stage = Path(str(destdir) + str(prefix))
+    stage = staged_prefix(destdir, prefix)
     files = staged_files(destdir, prefix, installed.name)
     owners = state.owner_of()
     previous = state.get(installed.name)

@@ -12,7 +12,8 @@ from typing import Any
 
 from srcbuild import __version__
 from srcbuild.errors import DriftError, UsageError
-from srcbuild.resolve import Graph
+from srcbuild.graph import Graph
+from srcbuild.kinds import DriftKind, Satisfier
 
 LOCK_FORMAT = 1
 Lock = dict[str, Any]
@@ -22,7 +23,7 @@ Lock = dict[str, Any]
 class Drift:
     """One way the machine or the recipes differ from the lock."""
 
-    kind: str  # recipe | version | options | package-added | package-removed | system | compiler | architecture
+    kind: DriftKind
     subject: str  # a recipe name, a requirement, or the compiler/architecture
     message: str
 
@@ -41,7 +42,7 @@ def snapshot(graph: Graph, targets: list[str], options: dict[str, str], from_sou
                         for s in r.sources]})
     system = [{"requirement": str(res.requirement), "of": res.of, "where": res.where,
                "version": res.version, "tool": res.tool}
-              for res in graph.resolutions if res.satisfied_by == "system"]
+              for res in graph.resolutions if res.satisfied_by == Satisfier.SYSTEM]
     return {"format": LOCK_FORMAT, "srcbuild": __version__, "targets": list(targets),
             "options": dict(options), "from_source": sorted(from_source),
             "prefix": str(graph.prefix), "compiler": toolchain, "architecture": machine,
@@ -52,35 +53,35 @@ def compare(locked: Lock, now: Lock) -> list[Drift]:
     """Every difference that can change what gets built, each with a message naming it."""
     out: list[Drift] = []
     if locked["compiler"] != now["compiler"]:
-        out.append(Drift("compiler", "compiler",
+        out.append(Drift(DriftKind.COMPILER, "compiler",
                          f"the compiler changed: the lock has {locked['compiler']!r}, this "
                          f"machine has {now['compiler']!r}"))
     if locked["architecture"] != now["architecture"]:
-        out.append(Drift("architecture", "architecture",
+        out.append(Drift(DriftKind.ARCHITECTURE, "architecture",
                          f"the architecture changed: the lock has {locked['architecture']}, "
                          f"this machine is {now['architecture']}"))
     old = {p["recipe"]: p for p in locked["packages"]}
     new = {p["recipe"]: p for p in now["packages"]}
     for name in sorted(old.keys() - new.keys()):
-        out.append(Drift("package-removed", name,
+        out.append(Drift(DriftKind.PACKAGE_REMOVED, name,
                          f"recipe {name} is in the lock but no longer in the graph"))
     for name in sorted(new.keys() - old.keys()):
-        out.append(Drift("package-added", name,
+        out.append(Drift(DriftKind.PACKAGE_ADDED, name,
                          f"recipe {name} is in the graph but not in the lock (a requirement the "
                          "system satisfied at lock time now needs a recipe, or a recipe changed "
                          "its requirements)"))
     for name in sorted(old.keys() & new.keys()):
         a, b = old[name], new[name]
         if a["version"] != b["version"]:
-            out.append(Drift("version", name, f"recipe {name}: version {a['version']} in the "
+            out.append(Drift(DriftKind.VERSION, name, f"recipe {name}: version {a['version']} in the "
                                               f"lock, {b['version']} now"))
         elif a["digest"] != b["digest"]:
-            out.append(Drift("recipe", name,
+            out.append(Drift(DriftKind.RECIPE, name,
                              f"recipe {name} was edited since the lock (digest "
                              f"{a['digest'][:12]} in the lock, {b['digest'][:12]} now: its "
                              "file, its patches or its local source changed)"))
         if a["options"] != b["options"]:
-            out.append(Drift("options", name, f"recipe {name}: options {a['options']} in the "
+            out.append(Drift(DriftKind.OPTIONS, name, f"recipe {name}: options {a['options']} in the "
                                               f"lock, {b['options']} now"))
     old_sys = {(s["requirement"], s["of"]): s for s in locked["system"]}
     new_sys = {(s["requirement"], s["of"]): s for s in now["system"]}
@@ -88,18 +89,18 @@ def compare(locked: Lock, now: Lock) -> list[Drift]:
         a = old_sys[key]
         b = new_sys.get(key)
         if b is None:
-            out.append(Drift("system", key[0],
+            out.append(Drift(DriftKind.SYSTEM, key[0],
                              f"{key[0]} (needed by {key[1]}) came from the system "
                              f"({a['version'] or 'no version'} at {a['where']}) at lock time; "
                              "the system no longer satisfies it"))
         elif a["version"] != b["version"]:
-            out.append(Drift("system", key[0],
+            out.append(Drift(DriftKind.SYSTEM, key[0],
                              f"system {key[0]} (needed by {key[1]}) is at version "
                              f"{b['version']} ({b['where']}), the lock has {a['version']} "
                              f"({a['where']})"))
     for key in sorted(new_sys.keys() - old_sys.keys()):
         b = new_sys[key]
-        out.append(Drift("system", key[0],
+        out.append(Drift(DriftKind.SYSTEM, key[0],
                          f"{key[0]} (needed by {key[1]}) now comes from the system "
                          f"({b['version'] or 'no version'} at {b['where']}), not as at lock time"))
     return out
@@ -131,6 +132,6 @@ def drift_error(path: Path, drifts: list[Drift]) -> DriftError:
     return DriftError(f"The resolution differs from the lock {path} in {len(drifts)} way(s): "
                       f"{listed}.",
                       to_resolve=[("If the change is intended, lock again: `srcbuild lock "
-                                   "NAME... > srcbuild.lock`."),
+                                  "NAME... > srcbuild.lock`."),
                                   ("Or pass --allow-drift to build anyway (the differences "
-                                   "become warnings).")])
+                                  "become warnings).")])

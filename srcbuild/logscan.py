@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from srcbuild.kinds import RequirementKind
 from srcbuild.requirement import Requirement
 
 
@@ -119,17 +120,17 @@ def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
 
     for pat in _PKG_PATTERNS:
         for m in pat.finditer(window):
-            add(Requirement("pkgconfig", m[1]), m[0])
+            add(Requirement(RequirementKind.PKGCONFIG, m[1]), m[0])
     for m in _CMAKE_FIND.finditer(window):
-        add(Requirement("pkgconfig", m[1].lower()), m[0])
+        add(Requirement(RequirementKind.PKGCONFIG, m[1].lower()), m[0])
     for pat in _PROGRAM:
         for m in pat.finditer(window):
             name = m[1]
             if name not in ("configure", "make", "sh") and not name.endswith(".h"):
-                add(Requirement("program", name), m[0])
+                add(Requirement(RequirementKind.PROGRAM, name), m[0])
     for m in _CHECK_LIB.finditer(window):
         lib = m[2]
-        req = Requirement("library", f"lib{lib}.so")
+        req = Requirement(RequirementKind.LIBRARY, f"lib{lib}.so")
         if req.key not in seen:
             seen.add(req.key)
             block = _config_log_block(tool_texts.get("config.log", ""), f"{m[1]} in -l{lib}")
@@ -138,7 +139,7 @@ def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
         key = f"header:{m[1]}"
         if key not in seen:
             seen.add(key)
-            findings.append(Finding(Requirement("library", m[1]), _quote(window, m[0]),
+            findings.append(Finding(Requirement(RequirementKind.LIBRARY, m[1]), _quote(window, m[0]),
                                     "step log"))
     return findings
 

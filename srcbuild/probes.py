@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from srcbuild.kinds import RequirementKind
 from srcbuild.requirement import Requirement
 
 LIB_DIRS = ("lib", "lib64")
@@ -117,10 +118,16 @@ class SystemProbe:
 
     # -- lookups --------------------------------------------------------------------
     def lookup(self, req: Requirement) -> Found | None:
+        """Where this machine has the requirement, prefix first; None when it does not.
+
+        One method per RequirementKind (``recipe:`` requirements are never probed): a new
+        kind of requirement gets its lookup here.
+        """
         key = f"{req.kind}:{req.name}:{bool(req.op)}"
         if key not in self._memo:
-            fn = {"pkgconfig": self.pkgconfig, "library": self.library,
-                  "program": self.program}[req.kind]
+            fn = {RequirementKind.PKGCONFIG: self.pkgconfig,
+                  RequirementKind.LIBRARY: self.library,
+                  RequirementKind.PROGRAM: self.program}[req.kind]
             self._memo[key] = fn(req.name, want_version=bool(req.op))
         return self._memo[key]
 

@@ -1,15 +1,15 @@
-"""CI provisioning: lock a graph, mirror its sources, check that builds are reproducible.
+"""CI provisioning: mirror a graph's sources, check that its builds are reproducible.
 
-The library functions come first; the commands (registered through cli_extra.MODULES) are
-thin wrappers at the bottom.
+(Locking is lockfile.py and api.lock_of.) The commands, registered through
+cli_extra.MODULES, are thin wrappers at the bottom.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -18,11 +18,14 @@ from pathlib import Path
 
 from srcbuild import api
 from srcbuild.bincache import LocalDirCache
-from srcbuild.engine import Engine, Settings
+from srcbuild.engine import Engine
 from srcbuild.errors import EXIT_FAILED, EXIT_OK, FetchError
-from srcbuild.fetch import SourceCache, sha256_file
-from srcbuild.resolve import require_satisfiable
-from srcbuild.ui import Events, make_reporter
+from srcbuild.events import Events
+from srcbuild.fetch import SourceCache, copy_verified
+from srcbuild.graph import require_satisfiable
+from srcbuild.kinds import Action, EventKind, SourceKind
+from srcbuild.phases import Settings
+from srcbuild.ui import make_reporter
 
 
 # -- mirror ---------------------------------------------------------------------------------
@@ -37,7 +40,7 @@ def mirror(req: api.Request, dest: Path, events: Events,
     require_satisfiable(graph)
     # the destination is a mirror too: a second run (a CI cache hit) downloads nothing
     cache = SourceCache(req.cache_dir, list(req.mirrors) + [dest], req.offline,
-                        log=lambda m: events.emit("message", text=f"    {m}"))
+                        log=lambda m: events.message(f"    {m}"))
     out: list[Path] = []
     for name in graph.order:
         recipe = graph.nodes[name].recipe
@@ -47,43 +50,23 @@ def mirror(req: api.Request, dest: Path, events: Events,
         if every_alternative:
             choices = [dataclasses.replace(recipe, sources=(s,)) for s in recipe.sources]
         for one in choices:
-            if all(s.kind == "path" for s in one.sources):
+            if all(s.kind == SourceKind.PATH for s in one.sources):
                 continue  # a local source travels with the recipes
             try:
                 source, archive, sha = cache.fetch(one)
             except FetchError as e:
                 if not every_alternative:
                     raise
-                events.emit("message", text=f"{name}: skipped an alternative: {e.message}")
+                events.message(f"{name}: skipped an alternative: {e.message}")
                 continue
             if archive is None or not sha:
                 continue
             target = copy_verified(archive, dest / sha / archive.name, sha)
-            events.emit("mirrored", recipe=name, source=source.describe(), path=str(target))
-            events.emit("message", text=f"{name}: {source.describe()} -> {target}")
+            events.emit(EventKind.MIRRORED, recipe=name, source=source.describe(),
+                        path=str(target))
+            events.message(f"{name}: {source.describe()} -> {target}")
             out.append(target)
     return out
-
-
-def copy_verified(src: Path, target: Path, sha256: str) -> Path:
-    """Copy under a temporary name, check the sha256, then rename: never half a file."""
-    if target.is_file() and sha256_file(target) == sha256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out, 1 << 20)
-        actual = sha256_file(Path(tmp))
-        if actual != sha256:
-            raise FetchError(f"Copying {src} into the mirror gave sha256 {actual}, expected "
-                             f"{sha256}; nothing was kept.",
-                             f"Delete {src} from the cache and fetch it again.")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 # -- verify-repro ---------------------------------------------------------------------------
@@ -96,8 +79,6 @@ class ReproResult:
 
 def staged_digests(archive: Path) -> dict[str, str]:
     """path -> sha256 (or link target, or mode) of each member of a binary cache archive."""
-    import hashlib
-
     out: dict[str, str] = {}
     with tarfile.open(archive) as tf:
         for m in tf.getmembers():
@@ -133,7 +114,7 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
             cache_dir = root / f"cache-{run}"
             store = LocalDirCache(root / f"bin-{run}")
             stores.append(store)
-            events.emit("message", text=f"verify-repro: build {run} in {cache_dir}")
+            events.message(f"verify-repro: build {run} in {cache_dir}")
             settings = Settings(prefix=prefix, cache_dir=cache_dir, jobs=req.jobs,
                                 offline=req.offline,
                                 mirrors=list(req.mirrors) + [req.cache_dir / "sources",
@@ -144,7 +125,7 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
         out = []
         for name in graph.order:
             node = graph.nodes[name]
-            if node.action != "build" or node.recipe.is_group:
+            if node.action != Action.BUILD or node.recipe.is_group:
                 continue
             a, b = (s.paths(node.build_hash)[0] for s in stores)
             da, db = staged_digests(a), staged_digests(b)

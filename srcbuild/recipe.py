@@ -1,4 +1,5 @@
-"""The recipe model: TOML loading, validation and Jinja2 rendering (pure apart from reading files)."""
+"""The recipe model and its loading: TOML read, validated key by key (pure apart from reading
+files). Rendering the Jinja2 templates a recipe holds is templates.py's job."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from srcbuild.errors import RecipeError, RequirementSyntaxError
-from srcbuild.requirement import Requirement, parse
+from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
+from srcbuild.requirement import parse
 
-SYSTEMS = ("autotools", "meson", "cmake", "make", "kbuild", "custom")
+SYSTEMS = tuple(BuildSystem)
 TOP_KEYS = {
     "name", "version", "summary", "homepage", "license", "kind", "requires", "tools",
     "provides", "check", "source", "build", "options", "patches", "run", "source_date_epoch",
@@ -27,24 +27,20 @@ BUILD_KEYS = {
 SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename"}
 OPTION_KEYS = {"default", "help", "choices"}
 
-_jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-
-
 @dataclass(frozen=True)
 class Source:
     """One alternative place the source comes from."""
 
-    kind: str  # url | debian | pypi | path
+    kind: SourceKind
     location: str  # the URL, the Debian source package, NAME==VERSION on PyPI, or a local path
     sha256: str = ""
     mirrors: tuple[str, ...] = ()
     filename: str = ""
 
     def describe(self) -> str:
-        return {"url": "url", "debian": "Debian source package", "pypi": "PyPI sdist",
-                "path": "local path"}[
-            self.kind
-        ] + f" {self.location}"
+        return {SourceKind.URL: "url", SourceKind.DEBIAN: "Debian source package",
+                SourceKind.PYPI: "PyPI sdist", SourceKind.PATH: "local path"}[
+            self.kind] + f" {self.location}"
 
 
 @dataclass(frozen=True)
@@ -53,10 +49,6 @@ class Option:
     default: str
     help: str = ""
     choices: tuple[str, ...] = ()
-
-
-# A step is an argv list, or {"shell": "..."} when the recipe explicitly asks for a shell.
-Step = list[str] | dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ class Recipe:
     summary: str = ""
     homepage: str = ""
     license: str = ""
-    kind: str = "package"
+    kind: RecipeKind = RecipeKind.PACKAGE
     requires: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
@@ -84,10 +76,11 @@ class Recipe:
 
     @property
     def is_group(self) -> bool:
-        return self.kind == "group"
+        return self.kind == RecipeKind.GROUP
 
     @property
     def system(self) -> str:
+        """The ``[build] system`` (a BuildSystem value); "none" for a group."""
         return str(self.build.get("system", "custom" if not self.is_group else "none"))
 
     def option_values(self, given: Mapping[str, str]) -> dict[str, str]:
@@ -109,57 +102,6 @@ class Recipe:
         return {o.name: given.get(o.name, o.default) for o in self.options}
 
 
-def render(template: str, context: Mapping[str, Any], where: str) -> str:
-    """Render one Jinja2 string; a template error names the recipe and key."""
-    if "{{" not in template and "{%" not in template:
-        return template
-    try:
-        return _jinja.from_string(template).render(**context)
-    except jinja2.UndefinedError as e:
-        names = ", ".join(sorted(k for k in context if k != "options"))
-        raise RecipeError(
-            f"{where}: {e.message} in {template!r}.",
-            f"The names available here are {names} and options.NAME.",
-        ) from None
-    except jinja2.TemplateError as e:
-        raise RecipeError(f"{where}: bad template {template!r}: {e}.") from None
-
-
-def render_requirements(
-    texts: tuple[str, ...], context: Mapping[str, Any], where: str
-) -> tuple[Requirement, ...]:
-    out = []
-    for text in texts:
-        rendered = render(text, context, where)
-        try:
-            out.append(parse(rendered))
-        except RequirementSyntaxError as e:
-            raise RecipeError(f"{where}: {e}.") from None
-    return tuple(out)
-
-
-def check_templates(recipe: Recipe, context: Mapping[str, Any]) -> None:
-    """Render every build-time string once with placeholder folders, so that a bad template
-    is a recipe error at plan time rather than a failure halfway through a build."""
-    ctx = {"source_dir": "/SOURCE", "build_dir": "/BUILD", "destdir": "/DESTDIR",
-           "stage": "/DESTDIR" + str(context.get("prefix", "")), **context}
-
-    def walk(value: Any, where: str) -> None:
-        if isinstance(value, str):
-            render(value, ctx, where)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, where)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{where}.{k}")
-
-    for key, value in recipe.build.items():
-        walk(value, f"{recipe.path} [build] {key}")
-    walk(list(recipe.check), f"{recipe.path} check")
-    walk(list(recipe.run), f"{recipe.path} run")
-
-
 def _fail(path: Path, message: str, hint: str = "") -> RecipeError:
     return RecipeError(f"Recipe {path}: {message}", hint)
 
@@ -170,18 +112,18 @@ def _strings(path: Path, key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _steps(path: Path, key: str, value: Any) -> list[Step]:
+def _commands(path: Path, key: str, value: Any) -> None:
     if not isinstance(value, list):
-        raise _fail(path, f"[build] {key} must be a list of steps, each an argv list or "
+        raise _fail(path, f"[build] {key} must be a list of commands, each an argv list or "
                           f"{{shell = \"...\"}}; got {value!r}.")
-    for step in value:
-        ok_argv = isinstance(step, list) and step and all(isinstance(a, str) for a in step)
-        ok_shell = isinstance(step, dict) and set(step) == {"shell"} and isinstance(
-            step["shell"], str)
+    for command in value:
+        ok_argv = isinstance(command, list) and command and all(
+            isinstance(a, str) for a in command)
+        ok_shell = isinstance(command, dict) and set(command) == {"shell"} and isinstance(
+            command["shell"], str)
         if not (ok_argv or ok_shell):
-            raise _fail(path, f"[build] {key}: step {step!r} is neither a non-empty argv list "
-                              f"of strings nor {{shell = \"...\"}}.")
-    return value
+            raise _fail(path, f"[build] {key}: command {command!r} is neither a non-empty "
+                              f"argv list of strings nor {{shell = \"...\"}}.")
 
 
 def _check_entries(path: Path, key: str, value: Any) -> tuple[Any, ...]:
@@ -196,6 +138,29 @@ def _check_entries(path: Path, key: str, value: Any) -> tuple[Any, ...]:
 
 def load(path: Path) -> Recipe:
     """Read and validate one recipe file; every problem is a RecipeError naming file and key."""
+    raw, data = _read(path)
+    kind, name, version = _identity(path, data)
+    lists = _requirement_lists(path, data)
+    check = _check_entries(path, "check", data.get("check", []))
+    run = _check_entries(path, "run", data.get("run", []))
+    sources = _sources(path, data.get("source", []))
+    patches = _patches(path, data.get("patches", []))
+    build = _build_table(path, data.get("build", {}), kind, sources)
+    options = _options(path, data.get("options", {}))
+    sde = data.get("source_date_epoch")
+    if sde is not None and not isinstance(sde, int):
+        raise _fail(path, "source_date_epoch must be an integer (seconds since 1970).")
+    return Recipe(
+        name=name, path=path, version=version, summary=data.get("summary", ""),
+        homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
+        requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
+        check=check, sources=sources, patches=patches, options=options, build=build, run=run,
+        source_date_epoch=sde, digest=recipe_digest(raw, patches, sources),
+    )
+
+
+def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The file's bytes (for the digest) and its TOML table, with no unknown top-level key."""
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -204,82 +169,98 @@ def load(path: Path) -> Recipe:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise _fail(path, f"is not valid TOML: {e}.", "Fix the syntax at that line.") from None
-
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise _fail(path, f"unknown key {unknown[0]!r}.",
                     f"Known keys: {', '.join(sorted(TOP_KEYS))}.")
+    return raw, data
+
+
+def _identity(path: Path, data: dict[str, Any]) -> tuple[RecipeKind, str, str]:
+    """kind, name and version; the name is the file name."""
     name = data.get("name", path.stem)
     if name != path.stem:
         raise _fail(path, f"name = {name!r} differs from the file name {path.stem!r}.",
                     "The file name is the recipe name: rename one of them.")
-    kind = data.get("kind", "package")
-    if kind not in ("package", "group"):
+    kind = data.get("kind", RecipeKind.PACKAGE)
+    if kind not in (RecipeKind.PACKAGE, RecipeKind.GROUP):
         raise _fail(path, f"kind = {kind!r}: it must be 'package' or 'group'.")
-    version = data.get("version", "0" if kind == "group" else None)
+    version = data.get("version", "0" if kind == RecipeKind.GROUP else None)
     if not isinstance(version, str) or not version:
         raise _fail(path, "key 'version' is missing or not a string.",
                     'Add for example version = "1.2.3".')
     for key in ("summary", "homepage", "license"):
         if key in data and not isinstance(data[key], str):
             raise _fail(path, f"key {key!r} must be a string.")
+    return RecipeKind(kind), name, version
 
+
+def _requirement_lists(path: Path, data: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """requires, tools and provides; untemplated entries must parse now, templated ones are
+    checked once rendered, with the options known."""
     lists = {k: _strings(path, k, data.get(k, [])) for k in ("requires", "tools", "provides")}
-    for key in ("requires", "tools", "provides"):
-        for text in lists[key]:
+    for key, texts in lists.items():
+        for text in texts:
             if "{" in text:
-                continue  # checked once rendered, with the options known
+                continue
             try:
                 parse(text)
             except RequirementSyntaxError as e:
                 raise _fail(path, f"{key}: {e}.") from None
-    check = _check_entries(path, "check", data.get("check", []))
-    run = _check_entries(path, "run", data.get("run", []))
+    return lists
 
-    sources = []
-    raw_sources = data.get("source", [])
+
+def _sources(path: Path, raw_sources: Any) -> tuple[Source, ...]:
     if isinstance(raw_sources, dict):
         raw_sources = [raw_sources]
     if not isinstance(raw_sources, list):
         raise _fail(path, "[[source]] must be an array of tables.")
-    for i, s in enumerate(raw_sources):
-        where = f"[[source]] number {i + 1}"
-        if not isinstance(s, dict):
-            raise _fail(path, f"{where} is not a table.")
-        bad = sorted(set(s) - SOURCE_KEYS)
-        if bad:
-            raise _fail(path, f"{where}: unknown key {bad[0]!r}.",
-                        f"Known keys: {', '.join(sorted(SOURCE_KEYS))}.")
-        kinds = [k for k in ("url", "debian", "pypi", "path") if k in s]
-        if len(kinds) != 1:
-            raise _fail(path, f"{where} must have exactly one of url, debian, pypi or path.")
-        k = kinds[0]
-        sha = s.get("sha256", "")
-        if k != "path" and not (isinstance(sha, str) and len(sha) == 64 and all(
-                c in "0123456789abcdef" for c in sha)):
-            raise _fail(path, f"{where} ({k} = {s[k]!r}) needs sha256 = 64 lower-case hex digits.",
-                        "Compute it with sha256sum on a trusted copy of the file.")
-        location = str(s[k])
-        if k == "path":
-            location = str((path.parent / location).resolve())
-        mirrors = _strings(path, f"{where} mirrors", s.get("mirrors", []))
-        sources.append(Source(k, location, sha, mirrors, str(s.get("filename", ""))))
+    return tuple(_source(path, f"[[source]] number {i + 1}", s)
+                 for i, s in enumerate(raw_sources))
 
+
+def _source(path: Path, where: str, s: Any) -> Source:
+    if not isinstance(s, dict):
+        raise _fail(path, f"{where} is not a table.")
+    bad = sorted(set(s) - SOURCE_KEYS)
+    if bad:
+        raise _fail(path, f"{where}: unknown key {bad[0]!r}.",
+                    f"Known keys: {', '.join(sorted(SOURCE_KEYS))}.")
+    kinds = [k for k in SourceKind if k.value in s]
+    if len(kinds) != 1:
+        raise _fail(path, f"{where} must have exactly one of url, debian, pypi or path.")
+    k = kinds[0]
+    sha = s.get("sha256", "")
+    if k != SourceKind.PATH and not (isinstance(sha, str) and len(sha) == 64 and all(
+            c in "0123456789abcdef" for c in sha)):
+        raise _fail(path, f"{where} ({k} = {s[k]!r}) needs sha256 = 64 lower-case hex digits.",
+                    "Compute it with sha256sum on a trusted copy of the file.")
+    location = str(s[k])
+    if k == SourceKind.PATH:
+        location = str((path.parent / location).resolve())
+    mirrors = _strings(path, f"{where} mirrors", s.get("mirrors", []))
+    return Source(k, location, sha, mirrors, str(s.get("filename", "")))
+
+
+def _patches(path: Path, value: Any) -> tuple[Path, ...]:
     patches = []
-    for p in _strings(path, "patches", data.get("patches", [])):
+    for p in _strings(path, "patches", value):
         full = (path.parent / p).resolve()
         if not full.is_file():
             raise _fail(path, f"patch {p!r} does not exist (looked at {full}).")
         patches.append(full)
+    return tuple(patches)
 
-    build = data.get("build", {})
+
+def _build_table(path: Path, build: Any, kind: RecipeKind, sources: tuple[Source, ...]
+                 ) -> dict[str, Any]:
     if not isinstance(build, dict):
         raise _fail(path, "[build] must be a table.")
     bad = sorted(set(build) - BUILD_KEYS)
     if bad:
         raise _fail(path, f"[build]: unknown key {bad[0]!r}.",
                     f"Known keys: {', '.join(sorted(BUILD_KEYS))}.")
-    if kind == "package":
+    if kind == RecipeKind.PACKAGE:
         system = build.get("system")
         if system not in SYSTEMS:
             raise _fail(path, f"[build] system = {system!r} is not one of {', '.join(SYSTEMS)}.")
@@ -291,15 +272,17 @@ def load(path: Path) -> Recipe:
             _strings(path, f"[build] {key}", build[key])
     for key in ("configure", "build", "install"):
         if key in build:
-            _steps(path, key, build[key])
+            _commands(path, key, build[key])
     env = build.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise _fail(path, "[build] env must be a table of strings.")
+    return build
 
-    options = []
-    raw_options = data.get("options", {})
+
+def _options(path: Path, raw_options: Any) -> tuple[Option, ...]:
     if not isinstance(raw_options, dict):
         raise _fail(path, "[options] must be a table of [options.NAME] tables.")
+    options = []
     for oname, o in raw_options.items():
         if not isinstance(o, dict) or "default" not in o:
             raise _fail(path, f"[options.{oname}] needs a default.")
@@ -308,25 +291,18 @@ def load(path: Path) -> Recipe:
             raise _fail(path, f"[options.{oname}]: unknown key {bad[0]!r}.")
         choices = _strings(path, f"[options.{oname}] choices", o.get("choices", []))
         options.append(Option(oname, str(o["default"]), str(o.get("help", "")), choices))
+    return tuple(options)
 
-    sde = data.get("source_date_epoch")
-    if sde is not None and not isinstance(sde, int):
-        raise _fail(path, "source_date_epoch must be an integer (seconds since 1970).")
 
+def recipe_digest(raw: bytes, patches: tuple[Path, ...], sources: tuple[Source, ...]) -> str:
+    """sha256 over the recipe file, its patches and the content of its local sources."""
     digest = hashlib.sha256(raw)
     for patch in patches:
         digest.update(patch.read_bytes())
     for s in sources:
-        if s.kind == "path":
+        if s.kind == SourceKind.PATH:
             digest.update(tree_digest(Path(s.location)).encode())
-
-    return Recipe(
-        name=name, path=path, version=version, summary=data.get("summary", ""),
-        homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
-        requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
-        check=check, sources=tuple(sources), patches=tuple(patches), options=tuple(options),
-        build=build, run=run, source_date_epoch=sde, digest=digest.hexdigest(),
-    )
+    return digest.hexdigest()
 
 
 def tree_digest(root: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from srcbuild.errors import EXIT_OK, UsageError
+from srcbuild.ui import fmt_seconds
 
 Event = dict[str, Any]
 
@@ -124,12 +125,6 @@ def timeline(events: list[Event]) -> Timeline:
             row.end, row.status = tl.end, "did not finish"
     tl.rows = list(rows.values())
     return tl
-
-
-def fmt_seconds(s: float) -> str:
-    if s < 10:
-        return f"{s:.2f}s"
-    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{s % 60:04.1f}s"
 
 
 def _tick_step(total: float) -> float:

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 
 from srcbuild.errors import RequirementSyntaxError
+from srcbuild.kinds import RequirementKind
 
-KINDS = ("pkgconfig", "library", "program", "recipe")
 OPERATORS = (">=", "<=", "!=", "=", ">", "<")
+KIND_NAMES = frozenset(k.value for k in RequirementKind)  # `in` on the enum raises on 3.11
 
 _REQ = re.compile(
     r"^\s*(?P<kind>[a-z]+)\s*:\s*(?P<name>[^\s<>=!]+)\s*"
@@ -18,7 +19,9 @@ _REQ = re.compile(
 
 @dataclass(frozen=True, order=True)
 class Requirement:
-    kind: str
+    """What a recipe needs (``requires``, ``tools``) or offers (``provides``), parsed."""
+
+    kind: RequirementKind
     name: str
     op: str = ""
     version: str = ""
@@ -49,12 +52,13 @@ def parse(text: str) -> Requirement:
             f"{text!r} is not KIND:NAME [OP VERSION] (for example 'pkgconfig:zlib >= 1.2')"
         )
     kind = m["kind"]
-    if kind not in KINDS:
-        raise RequirementSyntaxError(f"{text!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    if kind not in KIND_NAMES:
+        raise RequirementSyntaxError(
+            f"{text!r}: kind {kind!r} is not one of {', '.join(RequirementKind)}")
     op = m["op"] or ""
     if op == "==":
         op = "="
-    return Requirement(kind, m["name"], op, m["version"] or "")
+    return Requirement(RequirementKind(kind), m["name"], op, m["version"] or "")
 
 
 def compare_op(found: str, op: str, wanted: str) -> bool:

@@ -11,11 +11,17 @@ cannot (ninja before 1.13) take extra tokens up front for their ``-j``.
 from __future__ import annotations
 
 import os
+import re
 import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from srcbuild.templates import Command
+
+# tools that read MAKEFLAGS and take their job slots from the jobserver pipe
+JOINS_JOBSERVER = ("make", "gmake")
 
 
 class Jobserver:
@@ -89,6 +95,57 @@ class Jobserver:
                 os.close(fd)
             except OSError:
                 pass
+
+    @contextmanager
+    def command(self, command: Command, jobs: int) -> Iterator[tuple[Command, dict[str, str]]]:
+        """A build command as it must run under this jobserver, and the variables it needs.
+
+        make joins the jobserver (its own -jN is dropped, MAKEFLAGS carries the pipe); a tool
+        that cannot join (ninja, meson, cmake --build) takes the tokens that are free right
+        now and gets -j of that many plus the package's own slot. A shell command gets the
+        pipe and MAKEFLAGS, for the makes it starts. Pass ``fds`` to the process.
+        """
+        env = {"MAKEFLAGS": self.makeflags()}
+        if isinstance(command, dict):
+            yield command, env
+        elif os.path.basename(command[0]) in JOINS_JOBSERVER:
+            yield strip_jobs(command), env
+        elif has_jobs(command):
+            with self.extra(jobs - 1) as extra:
+                yield set_jobs(command, extra + 1), env
+        else:
+            yield command, env
+
+
+_JOBS = re.compile(r"^(?:-j\d*|--jobs=\d+|-j)$")
+
+
+def strip_jobs(argv: list[str]) -> list[str]:
+    """make's own -jN would leave the jobserver: drop it (and a separate numeric value)."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if _JOBS.match(a):
+            if a in ("-j", "--jobs") and i + 1 < len(argv) and argv[i + 1].isdigit():
+                skip = True
+            continue
+        out.append(a)
+    return out
+
+
+def has_jobs(argv: list[str]) -> bool:
+    return any(_JOBS.match(a) or a == "--jobs" for a in argv)
+
+
+def set_jobs(argv: list[str], n: int) -> list[str]:
+    """Replace the -j value of a tool that cannot join a jobserver."""
+    out = strip_jobs(argv)
+    if out and os.path.basename(out[0]) == "meson" or (len(out) > 1 and out[1] == "--build"):
+        return out + ["-j", str(n)]
+    return out + [f"-j{n}"]
 
 
 @dataclass

@@ -1,33 +1,17 @@
-"""The only module that prints: rich live progress on a terminal, plain lines, or JSON events."""
+"""The reporters of a run's events: rich live progress on a terminal, plain lines, or JSON.
+
+rich is imported only when a terminal gets the live display.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable
 from typing import Any, TextIO
 
-Event = dict[str, Any]
-Listener = Callable[[Event], None]
-
-
-class Events:
-    """A run's event stream: the engine emits, reporters listen."""
-
-    def __init__(self) -> None:
-        self.listeners: list[Listener] = []
-        self._lock = threading.Lock()  # packages build in threads; listeners see one at a time
-
-    def subscribe(self, listener: Listener) -> None:
-        self.listeners.append(listener)
-
-    def emit(self, kind: str, **data: Any) -> None:
-        event: Event = {"event": kind, "time": round(time.time(), 3), **data}
-        with self._lock:
-            for listener in self.listeners:
-                listener(event)
+from srcbuild.events import Event, Listener
+from srcbuild.kinds import Action, EventKind, Status
 
 
 class JsonReporter:
@@ -37,28 +21,16 @@ class JsonReporter:
         self.out = out or sys.stdout
 
     def __call__(self, event: Event) -> None:
-        if event["event"] == "line":
+        if event["event"] == EventKind.LINE:
             return
         self.out.write(json.dumps(event, sort_keys=True) + "\n")
         self.out.flush()
 
 
-class FileRecorder:
-    """Appends every event except log lines to a file (the source of `srcbuild report`)."""
-
-    def __init__(self, path: Any) -> None:
-        self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # open for the whole run: every event is appended and flushed as it happens
-        self.fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
-
-    def __call__(self, event: Event) -> None:
-        if event["event"] != "line":
-            self.fh.write(json.dumps(event, sort_keys=True) + "\n")
-            self.fh.flush()
-
-
-def _fmt_seconds(s: float) -> str:
+def fmt_seconds(s: float) -> str:
+    """A duration for people: 2.35s, 12.3s, 3m04.5s."""
+    if s < 10:
+        return f"{s:.2f}s"
     return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{s % 60:04.1f}s"
 
 
@@ -76,25 +48,25 @@ class PlainReporter:
 
     def __call__(self, event: Event) -> None:
         kind = event["event"]
-        if kind == "plan":
-            self.total = sum(1 for s in event["steps"] if s["action"] == "build")
+        if kind == EventKind.PLAN:
+            self.total = sum(1 for s in event["steps"] if s["action"] == Action.BUILD)
             for w in event.get("warnings", []):
                 self.say(f"warning: {w}")
             if not self.quiet:
                 for s in event["steps"]:
                     self.say(f"  {s['action']:<9} {s['recipe']} {s['version']}: {s['reason']}")
-        elif kind == "package_start" and not self.quiet:
+        elif kind == EventKind.PACKAGE_START and not self.quiet:
             self.say(f"[{event['index']}/{event['total']}] {event['recipe']} {event['version']}")
-        elif kind == "step_start" and not self.quiet:
+        elif kind == EventKind.STEP_START and not self.quiet:
             self.say(f"    {event['recipe']}: {event['step']}")
-        elif kind == "cache_hit" and not self.quiet:
+        elif kind == EventKind.CACHE_HIT and not self.quiet:
             self.say(f"    {event['recipe']}: restored from the binary cache {event['where']}")
-        elif kind == "package_end":
+        elif kind == EventKind.PACKAGE_END:
             self.say(f"  {event['recipe']}: {event['status']} in "
-                     f"{_fmt_seconds(event['seconds'])}")
-        elif kind == "message" or (kind == "fetch_progress" and not self.quiet):
+                     f"{fmt_seconds(event['seconds'])}")
+        elif kind == EventKind.MESSAGE or (kind == EventKind.FETCH_PROGRESS and not self.quiet):
             self.say(event["text"])
-        elif kind == "summary":
+        elif kind == EventKind.SUMMARY:
             self.say(summary_text(event))
 
 
@@ -106,7 +78,7 @@ def summary_text(event: Event) -> str:
     lines = ["", f"{'package':<{width}}  {'version':<12} {'result':<10} time"]
     for r in rows:
         lines.append(f"{r['recipe']:<{width}}  {r['version']:<12} {r['status']:<10} "
-                     f"{_fmt_seconds(r['seconds'])}")
+                     f"{fmt_seconds(r['seconds'])}")
     for w in event.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -133,41 +105,42 @@ class RichReporter:
         for name, r in self.running.items():
             t.add_row(f"[bold][{r['index']}/{r['total']}][/] {name}",
                       f"[cyan]{r.get('step', 'fetch')}[/]",
-                      _fmt_seconds(now - r["start"]),
+                      fmt_seconds(now - r["start"]),
                       (r.get("line") or "")[-80:])
         return t
 
     def __call__(self, event: Event) -> None:
         kind = event["event"]
-        if kind == "plan":
+        if kind == EventKind.PLAN:
             for w in event.get("warnings", []):
                 self.console.print(f"[yellow]warning:[/] {w}")
             for s in event["steps"]:
-                color = {"build": "yellow", "installed": "green", "skip": "blue"}[s["action"]]
+                color = {Action.BUILD: "yellow", Action.INSTALLED: "green",
+                         Action.SKIP: "blue"}[s["action"]]
                 self.console.print(f"  [{color}]{s['action']:<9}[/] {s['recipe']} "
                                    f"{s['version']}: {s['reason']}")
-        elif kind == "package_start":
+        elif kind == EventKind.PACKAGE_START:
             if not self.started:
                 self.live.start()
                 self.started = True
             self.running[event["recipe"]] = {"index": event["index"], "total": event["total"],
                                              "start": event["time"]}
-        elif kind == "step_start":
+        elif kind == EventKind.STEP_START:
             r = self.running.get(event["recipe"])
             if r:
                 r["step"] = event["step"]
-        elif kind == "line":
+        elif kind == EventKind.LINE:
             r = self.running.get(event["recipe"])
             if r:
                 r["line"] = event["text"]
-        elif kind == "package_end":
+        elif kind == EventKind.PACKAGE_END:
             self.running.pop(event["recipe"], None)
-            color = "green" if event["status"] in ("built", "restored") else "red"
+            color = "green" if event["status"] in (Status.BUILT, Status.RESTORED) else "red"
             self.console.print(f"  [{color}]{event['status']}[/] {event['recipe']} in "
-                               f"{_fmt_seconds(event['seconds'])}")
-        elif kind in ("message", "fetch_progress"):
+                               f"{fmt_seconds(event['seconds'])}")
+        elif kind in (EventKind.MESSAGE, EventKind.FETCH_PROGRESS):
             self.console.print(event["text"])
-        elif kind == "summary":
+        elif kind == EventKind.SUMMARY:
             if self.started:
                 self.live.stop()
             self.console.print(summary_text(event))
@@ -182,4 +155,5 @@ def make_reporter(json_mode: bool, quiet: bool) -> Listener:
     if not quiet and sys.stderr.isatty():
         return RichReporter()
     return PlainReporter(quiet=quiet)
+
 

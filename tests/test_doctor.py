@@ -13,7 +13,7 @@ from pkgfactory import recipe
 from srcbuild.doctor import diagnose, unresolved_libraries
 from srcbuild.probes import SystemProbe
 from srcbuild.requirement import parse
-from srcbuild.resolve import Resolution
+from srcbuild.graph import Resolution
 
 
 def resolution(probe: SystemProbe, text: str, recipe_name: str | None = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pkgfactory import busy_pkg, make_prog, max_overlap, recipe
 
-from srcbuild.engine import set_jobs, strip_jobs
+from srcbuild.scheduler import set_jobs, strip_jobs
 
 
 def busy_recipes(tmp_path: Path, names: list[str], log: Path) -> Path:

@@ -1,4 +1,8 @@
-"""Build systems, one class per file; ``for_recipe`` picks the class a recipe names."""
+"""Build systems, one class per file; ``BUILDERS`` maps a recipe's ``[build] system`` to it.
+
+A new build system is a Builder subclass in a file here and one entry in BUILDERS (and a
+member of kinds.BuildSystem).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,4 @@ BUILDERS: dict[str, type[Builder]] = {
     cls.name: cls for cls in (Autotools, Meson, CMake, Make, Kbuild, Custom)
 }
 
-
-def for_context(ctx: BuildContext) -> Builder:
-    return BUILDERS[ctx.recipe.system](ctx)
-
-
-__all__ = ["BUILDERS", "BuildContext", "Builder", "for_context"]
+__all__ = ["BUILDERS", "BuildContext", "Builder"]

@@ -1,24 +1,32 @@
 """A build system is a short list of phases with overridable arguments (the Spack model).
 
 A recipe's ``[build]`` table states only what differs: extra ``configure_args``, ``make_args``
-and ``install_args``, or whole ``configure`` / ``build`` / ``install`` step lists.
+and ``install_args``, or whole ``configure`` / ``build`` / ``install`` command lists. What a
+build system needs beyond its commands (variables, no host compiler flags, a private copy
+of the source) is said here too, never in the engine.
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from srcbuild.recipe import Recipe, Step, render
+from srcbuild.install import staged_prefix
+from srcbuild.kinds import Phase
+from srcbuild.recipe import Recipe
+from srcbuild.templates import Command, Folders, render, template_context
 
-PHASES = ("configure", "build", "install")
+# the phases a builder has commands for, in order
+BUILDER_PHASES = (Phase.CONFIGURE, Phase.BUILD, Phase.INSTALL)
 
 
 @dataclass(frozen=True)
 class BuildContext:
+    """Everything a builder may use: the recipe, its options, the folders, the job count and
+    the source's SOURCE_DATE_EPOCH."""
+
     recipe: Recipe
     options: dict[str, str]
     prefix: Path
@@ -26,18 +34,16 @@ class BuildContext:
     build_dir: Path
     destdir: Path
     jobs: int
+    epoch: int = 0
 
     @property
     def stage(self) -> Path:
         """The prefix inside the staging DESTDIR."""
-        return Path(str(self.destdir) + str(self.prefix))
+        return staged_prefix(self.destdir, self.prefix)
 
     def template_vars(self) -> dict[str, Any]:
-        return {"name": self.recipe.name, "version": self.recipe.version,
-                "prefix": str(self.prefix), "jobs": self.jobs, "options": dict(self.options),
-                "source_dir": str(self.source_dir), "build_dir": str(self.build_dir),
-                "destdir": str(self.destdir), "stage": str(self.stage),
-                "recipe_dir": str(self.recipe.path.parent), "python": sys.executable}
+        return template_context(self.recipe, self.options, self.prefix, self.jobs,
+                                Folders(self.source_dir, self.build_dir, self.destdir))
 
     def render(self, text: str, key: str) -> str:
         return render(text, self.template_vars(), f"{self.recipe.path} [build] {key}")
@@ -47,9 +53,12 @@ class BuildContext:
 
 
 class Builder:
-    """Default phases of one build system; subclasses fill in the three step lists."""
+    """Default phases of one build system; subclasses fill in the three command lists."""
 
     name: ClassVar[str] = ""
+    # CPPFLAGS/LDFLAGS with the prefix's include and lib folders (and an rpath): wrong for
+    # a kernel, which is not a program of the host
+    compiler_flags: ClassVar[bool] = True
 
     def __init__(self, ctx: BuildContext) -> None:
         self.ctx = ctx
@@ -59,32 +68,33 @@ class Builder:
         """True when this package must build in a private copy of its source."""
         return bool(recipe.build.get("in_source", False))
 
-    def configure(self) -> list[Step]:
+    def configure(self) -> list[Command]:
         return []
 
-    def build(self) -> list[Step]:
+    def build(self) -> list[Command]:
         return []
 
-    def install(self) -> list[Step]:
+    def install(self) -> list[Command]:
         return []
 
     def env(self) -> dict[str, str]:
         """Variables this build system needs on top of the common prefix environment."""
         return {}
 
-    def steps(self, phase: str) -> list[Step]:
-        """The recipe's own steps for ``phase`` when it gives them, else the defaults."""
+    def commands(self, phase: Phase) -> list[Command]:
+        """The recipe's own commands for ``phase`` when it gives them, else the defaults."""
         given = self.ctx.recipe.build.get(phase)
         if given is not None:
-            out: list[Step] = []
-            for step in given:
-                if isinstance(step, dict):
-                    out.append({"shell": self.ctx.render(step["shell"], phase)})
+            out: list[Command] = []
+            for command in given:
+                if isinstance(command, dict):
+                    out.append({"shell": self.ctx.render(command["shell"], phase)})
                 else:
-                    out.append([self.ctx.render(a, phase) for a in step])
+                    out.append([self.ctx.render(a, phase) for a in command])
             return out
-        steps: list[Step] = getattr(self, phase)()
-        return steps
+        defaults = {Phase.CONFIGURE: self.configure, Phase.BUILD: self.build,
+                    Phase.INSTALL: self.install}
+        return defaults[phase]()
 
 
 def copy_source(source_dir: Path, build_dir: Path) -> None:

@@ -1,27 +1,28 @@
 from __future__ import annotations
 
 from srcbuild.builders.base import Builder
-from srcbuild.recipe import Step
+from srcbuild.kinds import BuildSystem
+from srcbuild.templates import Command
 
 
 class Meson(Builder):
     """``meson setup`` with ``--libdir=lib`` so every distribution lays the prefix out alike."""
 
-    name = "meson"
+    name = BuildSystem.MESON
 
-    def configure(self) -> list[Step]:
+    def configure(self) -> list[Command]:
         c = self.ctx
         return [["meson", "setup", str(c.build_dir), str(c.source_dir), f"--prefix={c.prefix}",
                  "--libdir=lib", "--buildtype=release", "--wrap-mode=nodownload",
                  f"-Dpkg_config_path={c.prefix}/lib/pkgconfig",
                  *c.args("configure_args")]]
 
-    def build(self) -> list[Step]:
+    def build(self) -> list[Command]:
         c = self.ctx
         return [["meson", "compile", "-C", str(c.build_dir), "-j", str(c.jobs),
                  *c.args("make_args")]]
 
-    def install(self) -> list[Step]:
+    def install(self) -> list[Command]:
         c = self.ctx
         return [["meson", "install", "-C", str(c.build_dir), "--no-rebuild", "--destdir",
                  str(c.destdir), *c.args("install_args")]]

@@ -1,0 +1,321 @@
+"""The phases one package goes through, in order (PHASES): each a small function of a Job
+that does its part, or nothing when it does not apply, and emits its own events.
+
+A new phase (a test phase after build, a linkage audit after install) is a function here and
+one entry in PHASES; a build system's quirks belong in its Builder, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from srcbuild import compilers
+from srcbuild.buildenv import check_env, prefix_env
+from srcbuild.builders import BUILDERS, BuildContext, Builder
+from srcbuild.builders.base import copy_source
+from srcbuild.errors import BuildError, CorruptEntry, SrcbuildError
+from srcbuild.events import Events
+from srcbuild.fetch import Fetched, SourceCache
+from srcbuild.graph import Node
+from srcbuild.install import merge as merge_stage
+from srcbuild.install import staged_files, staged_prefix
+from srcbuild.kinds import EventKind, Phase
+from srcbuild.requirement import Requirement
+from srcbuild.runner import Result, Sessions, run
+from srcbuild.scheduler import Jobserver
+from srcbuild.state import Installed, PrefixState
+from srcbuild.templates import Command, command_argvs
+
+if TYPE_CHECKING:
+    from srcbuild.bincache import BinaryCache
+
+TAIL_LINES = 40
+
+
+@dataclass
+class Settings:
+    """How a run builds: where, with how many jobs, from which sources, with which caches."""
+
+    prefix: Path
+    cache_dir: Path
+    jobs: int = 1
+    offline: bool = False
+    mirrors: list[Path] = field(default_factory=list)
+    keep_build: bool = False
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    binary_cache: BinaryCache | None = None
+    ccache: bool = False
+    distcc: str | None = None  # DISTCC_HOSTS
+    max_packages: int = 0  # packages building at once; 0: as many as the -j budget allows
+
+
+@dataclass
+class Services:
+    """What every phase of every package of one run shares."""
+
+    settings: Settings
+    events: Events
+    cache: SourceCache
+    state: PrefixState
+    sessions: Sessions
+    # recipes that provide a requirement, to name them when a configure step fails
+    providers: Callable[[Requirement], list[str]] = lambda req: []
+    jobserver: Jobserver | None = None  # while Engine.install runs: the shared job budget
+    merge_lock: threading.Lock = field(default_factory=threading.Lock)  # one merge at a time
+
+
+@dataclass
+class Job:
+    """One package on its way through PHASES: its folders and what earlier phases found."""
+
+    node: Node
+    svc: Services
+    work: Path  # CACHE/work/NAME-HASH: build/ and stage/ (the DESTDIR)
+    logs: Path  # CACHE/logs/NAME: one PHASE.log per phase
+    restored: dict[str, str] | None = None  # a binary cache hit: the source it recorded
+    fetched: Fetched | None = None
+    builder: Builder | None = None  # set once the source is ready to build
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def build_dir(self) -> Path:
+        return self.work / "build"
+
+    @property
+    def destdir(self) -> Path:
+        return self.work / "stage"
+
+    @property
+    def s(self) -> Settings:
+        return self.svc.settings
+
+    def emit(self, kind: EventKind, **data: Any) -> None:
+        self.svc.events.emit(kind, recipe=self.node.name, **data)
+
+
+# -- restore or fetch --------------------------------------------------------------------
+def restore_or_fetch(job: Job) -> None:
+    """A binary cache hit unpacks into the stage; otherwise fetch, extract and patch the
+    source and get its builder ready. A group has no source."""
+    if job.node.recipe.is_group:
+        return
+    job.restored = _restore(job)
+    if job.restored is None:
+        _fetch(job)
+
+
+def _restore(job: Job) -> dict[str, str] | None:
+    """Unpack a cached, verified staged tree into the stage; its recorded source, or None."""
+    from srcbuild import bincache
+
+    cache, node = job.s.binary_cache, job.node
+    if cache is None:
+        return None
+    try:
+        archive = cache.get(node.build_hash)
+    except CorruptEntry as e:
+        job.emit(EventKind.CACHE_CORRUPT, build_hash=node.build_hash, where=cache.describe(),
+                 text=str(e))
+        job.svc.events.message(f"    {node.name}: {e}")
+        return None
+    if archive is None:
+        return None
+    try:
+        bincache.unpack(archive, staged_prefix(job.destdir, job.s.prefix))
+    except SrcbuildError as e:
+        job.emit(EventKind.CACHE_CORRUPT, build_hash=node.build_hash, where=str(archive),
+                 text=str(e))
+        job.svc.events.message(f"    {node.name}: {e} Rebuilding it.")
+        shutil.rmtree(job.destdir, ignore_errors=True)
+        job.destdir.mkdir(parents=True)
+        return None
+    job.emit(EventKind.CACHE_HIT, build_hash=node.build_hash, where=str(archive))
+    manifest = cache.manifest(node.build_hash) or {}
+    return dict(manifest.get("source", {}))
+
+
+def _fetch(job: Job) -> None:
+    recipe = job.node.recipe
+    job.emit(EventKind.STEP_START, step=Phase.FETCH)
+    t0 = time.monotonic()
+    fetched = job.svc.cache.prepare(recipe, lambda top: _patch(job, top))
+    job.emit(EventKind.STEP_END, step=Phase.FETCH, seconds=round(time.monotonic() - t0, 3),
+             source=fetched.source.kind)
+    job.fetched = fetched
+    cls = BUILDERS[recipe.system]
+    source_dir = fetched.source_dir
+    if cls.needs_copy(recipe, source_dir):
+        copy_source(source_dir, job.build_dir)
+        source_dir = job.build_dir
+    ctx = BuildContext(recipe, job.node.options, job.s.prefix, source_dir, job.build_dir,
+                       job.destdir, job.s.jobs, fetched.epoch)
+    job.builder = cls(ctx)
+    job.build_dir.mkdir(parents=True, exist_ok=True)
+    job.env = build_env(job.builder, job.s)
+
+
+def build_env(builder: Builder, s: Settings) -> dict[str, str]:
+    """The prefix first on every search path, the compiler wrappers, SOURCE_DATE_EPOCH, the
+    build system's variables, then the recipe's ``[build] env``."""
+    env = prefix_env(s.prefix, s.environ, compiler_flags=builder.compiler_flags)
+    env = compilers.wrap(env, s.cache_dir, s.ccache, s.distcc)
+    env["SOURCE_DATE_EPOCH"] = str(builder.ctx.epoch)
+    env.update(builder.env())
+    for key, value in builder.ctx.recipe.build.get("env", {}).items():
+        env[key] = builder.ctx.render(value, f"env.{key}")
+    return env
+
+
+def _patch(job: Job, top: Path) -> None:
+    recipe = job.node.recipe
+    for patch in recipe.patches:
+        log = job.logs / "patch.log"
+        result = run(["patch", "-p1", "--forward", "--batch", "-i", str(patch)], top,
+                     dict(job.s.environ), log, sessions=job.svc.sessions)
+        if result.returncode != 0:
+            raise BuildError(f"Patch {patch} of {recipe.name} does not apply.",
+                             f"Full log: {log}", log_path=str(log), tail=result.tail)
+
+
+# -- the builder's phases ------------------------------------------------------------------
+def configure(job: Job) -> None:
+    _builder_phase(job, Phase.CONFIGURE)
+
+
+def build(job: Job) -> None:
+    _builder_phase(job, Phase.BUILD)
+
+
+def install(job: Job) -> None:
+    _builder_phase(job, Phase.INSTALL)
+
+
+def _builder_phase(job: Job, phase: Phase) -> None:
+    if job.builder is None:  # a group, or restored from the binary cache
+        return
+    commands = job.builder.commands(phase)
+    if commands:
+        run_phase(job, phase, commands, job.build_dir, job.env, job.logs / f"{phase}.log")
+
+
+def run_phase(job: Job, phase: Phase, commands: list[Command], cwd: Path,
+              env: dict[str, str], log: Path) -> None:
+    """Run a phase's commands in order, between its step_start and step_end events; the
+    first that fails raises BuildError with its log (and, for configure and build, what the
+    tool's own logs say is missing)."""
+    node = job.node
+    job.emit(EventKind.STEP_START, step=phase)
+    t0 = time.monotonic()
+    for command in commands:
+        result = _run_command(job, phase, command, cwd, env, log)
+        if result.returncode != 0:
+            job.emit(EventKind.STEP_END, step=phase, ok=False,
+                     seconds=round(time.monotonic() - t0, 3), log=str(log))
+            raise BuildError(
+                f"{node.name} {node.recipe.version}: the {phase} step `{result.command}` "
+                f"failed with exit status {result.returncode}. The prefix "
+                f"{job.s.prefix} was left as it was.",
+                f"Full log: {log}", log_path=str(log), tail=result.tail,
+                diagnosis=_diagnosis(job, phase, log, cwd))
+    job.emit(EventKind.STEP_END, step=phase, ok=True, seconds=round(time.monotonic() - t0, 3),
+             log=str(log))
+
+
+def _diagnosis(job: Job, phase: Phase, log: Path, cwd: Path) -> str:
+    if phase not in (Phase.CONFIGURE, Phase.BUILD):
+        return ""
+    from srcbuild.doctor import explain_findings
+    from srcbuild.logscan import scan_build
+
+    return explain_findings(scan_build(log, cwd), job.svc.providers)
+
+
+def _run_command(job: Job, phase: Phase, command: Command, cwd: Path, env: dict[str, str],
+                 log: Path) -> Result:
+    """Run one command; in the build phase under the job budget (Jobserver.command says how
+    each tool joins it). Install commands run serially, as a careful hand would."""
+    def on_line(line: str) -> None:
+        job.emit(EventKind.LINE, text=line)
+
+    jobserver = job.svc.jobserver
+    if phase != Phase.BUILD or jobserver is None:
+        return run(command, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
+                   sessions=job.svc.sessions)
+    with jobserver.command(command, job.s.jobs) as (joined, extra_env):
+        return run(joined, cwd, {**env, **extra_env}, log, on_line=on_line,
+                   tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.svc.sessions)
+
+
+# -- check, store, merge ------------------------------------------------------------------
+def check(job: Job) -> None:
+    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH; a restored
+    package was checked when it was stored."""
+    recipe = job.node.recipe
+    if job.restored is not None or not recipe.check:
+        return
+    # a group has no source: its check sees the build folder in that place
+    ctx = job.builder.ctx if job.builder is not None else BuildContext(
+        recipe, job.node.options, job.s.prefix, job.build_dir, job.build_dir, job.destdir,
+        job.s.jobs)
+    env = check_env(job.s.prefix, ctx.stage, job.s.environ)
+    job.build_dir.mkdir(parents=True, exist_ok=True)
+    commands: list[Command] = list(command_argvs(recipe, recipe.check, ctx.template_vars(),
+                                                 "check"))
+    run_phase(job, Phase.CHECK, commands, job.build_dir, env, job.logs / "check.log")
+
+
+def store(job: Job) -> None:
+    """Put the checked staged tree into the binary cache; a failure only warns."""
+    from srcbuild import bincache
+
+    cache, node, fetched = job.s.binary_cache, job.node, job.fetched
+    if cache is None or fetched is None:
+        return
+    archive = job.work / f"{node.build_hash}.tar.gz"
+    try:
+        staged_files(job.destdir, job.s.prefix, node.name)  # refuse files outside the prefix
+        files = bincache.pack(staged_prefix(job.destdir, job.s.prefix), archive, fetched.epoch)
+        cache.put(node.build_hash, archive, bincache.manifest(
+            node.name, node.recipe.version, node.build_hash, archive, files,
+            _source_record(fetched)))
+    except OSError as e:
+        job.svc.events.message(f"    {node.name}: not stored in the binary cache "
+                               f"{cache.describe()} ({e}).")
+        return
+    finally:
+        archive.unlink(missing_ok=True)
+    job.emit(EventKind.CACHE_STORE, build_hash=node.build_hash, where=cache.describe())
+
+
+def merge(job: Job) -> None:
+    """Move the stage into the prefix, all or nothing, and record the package."""
+    node = job.node
+    job.emit(EventKind.STEP_START, step=Phase.MERGE)
+    t0 = time.monotonic()
+    source = _source_record(job.fetched) if job.fetched is not None else dict(
+        job.restored or {})
+    with job.svc.merge_lock:
+        merge_stage(job.destdir, job.s.prefix, Installed(
+            name=node.name, version=node.recipe.version, build_hash=node.build_hash,
+            provides=tuple(str(p) for p in node.provides),
+            requires=tuple(node.runtime_deps), options=node.options, source=source,
+            installed_at=time.time()), job.svc.state)
+    job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,
+             seconds=round(time.monotonic() - t0, 3))
+
+
+def _source_record(fetched: Fetched) -> dict[str, str]:
+    return {"kind": fetched.source.kind, "location": fetched.source.location,
+            "sha256": fetched.sha256}
+
+
+# The order every package goes through; each phase decides whether it applies.
+PHASES: tuple[Callable[[Job], None], ...] = (
+    restore_or_fetch, configure, build, install, check, store, merge)
