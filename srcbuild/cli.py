@@ -1,61 +1,91 @@
-"""Parse arguments, call the API, map errors to exit codes. No logic lives here."""
+"""The command line: one table of subcommands, the groups of options they share, and the
+printing of errors. Each handler lives in srcbuild/commands/ and is imported only when its
+subcommand runs, so `srcbuild --version` imports nothing but this module and argparse.
+
+A new subcommand is one SUBCOMMANDS entry (help, description with an example, the argument
+groups it takes, "module:function" of its handler) and a handler ``(args) -> exit code``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import importlib
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
-from srcbuild import __version__, api
-from srcbuild.buildenv import prefix_dirs, shell_exports
-from srcbuild.cli_extra import EXTRA
-from srcbuild.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNSATISFIED,
-    BuildError,
-    SrcbuildError,
-    UsageError,
-)
-from srcbuild.events import Events
-from srcbuild.ui import make_reporter
+from srcbuild import __version__
+from srcbuild.errors import EXIT_FAILED, EXIT_OK, BuildError, SrcbuildError
 
-COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")
+TYPE_CHECKING = False  # mypy reads this name as typing's; importing typing costs --version
+if TYPE_CHECKING:
+    import pathlib
+
+Adder = Callable[[argparse.ArgumentParser], None]
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    """The options of install, shared by every command that resolves a graph."""
-    p.add_argument("names", nargs="*", metavar="NAME", help="recipe names")
-    p.add_argument("--prefix", type=Path, default=None,
-                   help="install prefix (default: $SRCBUILD_PREFIX or ~/.local/srcbuild)")
-    p.add_argument("--recipes", type=Path, action="append", default=[], metavar="DIR",
+def path(text: str) -> pathlib.Path:
+    """argparse's type for paths; pathlib is imported only when a path is given."""
+    import pathlib
+
+    return pathlib.Path(text)
+
+
+# -- groups of options; each dest is the api.Request field it sets ---------------------------
+def add_targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("targets", nargs="*", metavar="NAME", help="recipe names")
+
+
+def add_recipe_dirs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipes", dest="recipe_dirs", type=path, action="append", default=[],
+                   metavar="DIR",
                    help="a recipe folder searched before the built-in recipes/ (repeatable)")
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
-    p.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
+
+
+def add_prefix(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prefix", type=path, default=None,
+                   help="install prefix (default: $SRCBUILD_PREFIX or ~/.local/srcbuild)")
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--option", dest="options", action="append", default=[],
+                   metavar="NAME=VALUE",
                    help="set a recipe option (RECIPE.NAME=VALUE for one recipe)")
+
+
+def add_resolution(p: argparse.ArgumentParser) -> None:
+    """Which recipes, from where, into which prefix, with which options: every subcommand
+    that resolves a graph takes these."""
+    add_targets(p)
+    add_prefix(p)
+    add_recipe_dirs(p)
+    add_options(p)
     p.add_argument("--from-source", action="append", default=[], metavar="NAME|all",
                    help="build this recipe even when the system satisfies it")
-    p.add_argument("--cache-dir", type=Path, default=None)
+
+
+def add_sources(p: argparse.ArgumentParser) -> None:
+    """Where sources come from: for the subcommands that fetch."""
+    p.add_argument("--cache-dir", type=path, default=None,
+                   help="the source cache (default: $SRCBUILD_CACHE, the checkout's cache/, "
+                        "~/.cache/srcbuild)")
     p.add_argument("--offline", action="store_true", help="never touch the network")
-    p.add_argument("--mirror", type=Path, action="append", default=[], metavar="DIR",
-                   help="a folder of sources laid out like the cache (SHA256/FILE)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--mirror", dest="mirrors", type=path, action="append", default=[],
+                   metavar="DIR", help="a folder of sources laid out like the cache (SHA256/FILE)")
+
+
+def add_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="the job budget shared by every package (default: the number of cores)")
+
+
+def add_build(p: argparse.ArgumentParser) -> None:
+    """How to build: for the subcommands that build into a prefix."""
+    add_jobs(p)
     p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
-    p.add_argument("--system-packages", action="store_true",
-                   help="install the distribution packages for requirements that neither the "
-                        "system nor a recipe satisfies (shows the command first)")
-    p.add_argument("--yes", action="store_true", help="with --system-packages: do not ask")
     p.add_argument("--binary-cache", default=None, metavar="DIR",
                    help="restore and store checked staged trees keyed by build hash "
                         "(default: $SRCBUILD_BINARY_CACHE)")
-    p.add_argument("--locked", type=Path, default=None, metavar="FILE",
-                   help="resolve against a srcbuild.lock; stop on any drift")
-    p.add_argument("--allow-drift", action="store_true",
-                   help="with --locked: build anyway; drifts become warnings")
-    p.add_argument("--max-packages", type=int, default=0, metavar="N",
+    p.add_argument("--max-packages", type=int, default=None, metavar="N",
                    help="build at most N packages at once (default: as the -j budget allows; "
                         "1 builds one package at a time)")
     p.add_argument("--ccache", action="store_true", help="wrap the compilers with ccache")
@@ -64,84 +94,257 @@ def add_common(p: argparse.ArgumentParser) -> None:
                         "their slots")
 
 
-def parser() -> argparse.ArgumentParser:
+def add_system_packages(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--system-packages", action="store_true",
+                   help="install the distribution packages for requirements that neither the "
+                        "system nor a recipe satisfies (shows the command first)")
+    p.add_argument("--yes", dest="assume_yes", action="store_true",
+                   help="with --system-packages: do not ask")
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_progress(p: argparse.ArgumentParser) -> None:
+    """--json events or --quiet progress: for the subcommands that report a run."""
+    p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    p.add_argument("--quiet", action="store_true", help="only outcomes and errors")
+
+
+# -- the arguments of each subcommand ---------------------------------------------------------
+def install_arguments(p: argparse.ArgumentParser, locked_option: bool = True) -> None:
+    add_resolution(p)
+    add_sources(p)
+    add_build(p)
+    add_system_packages(p)
+    if locked_option:
+        p.add_argument("--locked", type=path, default=None, metavar="FILE",
+                       help="resolve against a srcbuild.lock; stop on any drift")
+    p.add_argument("--allow-drift", action="store_true",
+                   help="with a lock: build anyway; drifts become warnings")
+    add_progress(p)
+
+
+def install_locked_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("locked", type=path, metavar="FILE", help="a lock written by srcbuild lock")
+    install_arguments(p, locked_option=False)
+
+
+def plan_arguments(p: argparse.ArgumentParser) -> None:
+    add_resolution(p)
+    add_json(p)
+
+
+def doctor_arguments(p: argparse.ArgumentParser) -> None:
+    add_resolution(p)
+    add_system_packages(p)
+    add_json(p)
+    p.add_argument("--quiet", action="store_true", help="with --system-packages: less output")
+
+
+def fetch_arguments(p: argparse.ArgumentParser) -> None:
+    add_resolution(p)
+    add_sources(p)
+    add_progress(p)
+
+
+def mirror_arguments(p: argparse.ArgumentParser) -> None:
+    fetch_arguments(p)
+    p.add_argument("dir", type=path, metavar="DIR", help="the mirror folder (SHA256/FILE)")
+    p.add_argument("--every-alternative", action="store_true",
+                   help="mirror every source alternative that can be fetched, not only the first")
+
+
+def graph_arguments(p: argparse.ArgumentParser) -> None:
+    add_resolution(p)
+    p.add_argument("--format", choices=("dot", "svg"), default=None,
+                   help="dot text or a self-contained SVG (default: svg when -O ends in .svg, "
+                        "else dot)")
+    p.add_argument("-O", "--output", type=path, default=None, metavar="FILE",
+                   help="write to FILE instead of standard output")
+
+
+def verify_repro_arguments(p: argparse.ArgumentParser) -> None:
+    add_resolution(p)
+    add_sources(p)
+    add_jobs(p)
+    add_json(p)
+
+
+def list_arguments(p: argparse.ArgumentParser) -> None:
+    add_recipe_dirs(p)
+    add_json(p)
+
+
+def info_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="a recipe name")
+    add_recipe_dirs(p)
+    add_json(p)
+
+
+def env_arguments(p: argparse.ArgumentParser) -> None:
+    add_prefix(p)
+    p.add_argument("--shell", choices=("sh", "bash", "zsh", "fish"), default="sh")
+    add_json(p)
+
+
+def uninstall_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="an installed package")
+    add_prefix(p)
+
+
+def run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="an installed recipe with a launch command (its `run` key)")
+    add_prefix(p)
+    add_recipe_dirs(p)
+    add_options(p)
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prefix", type=path, default=None,
+                   help="the prefix the run should have been for (a note when it was not)")
+    p.add_argument("--cache-dir", type=path, default=None)
+    p.add_argument("-O", "--output", type=path, default=None, metavar="FILE",
+                   help="where to write the page (default: CACHE/runs/report.html)")
+
+
+# -- the table ---------------------------------------------------------------------------------
+class Subcommand:
+    """One row of the table (a plain class: dataclasses would cost --version an import)."""
+
+    __slots__ = ("arguments", "description", "handler", "help")
+
+    def __init__(self, help: str, description: str, arguments: Adder, handler: str) -> None:
+        self.help = help  # one line, for `srcbuild --help`
+        self.description = description  # what it does, with an example
+        self.arguments = arguments
+        self.handler = handler  # "module:function" under srcbuild.commands
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "install": Subcommand(
+        "build what is missing and install it",
+        "Resolve the graph, build what the prefix lacks (staged, checked, merged all or "
+        "nothing).\n\nexample: srcbuild install libpng --prefix ~/png   (or: srcbuild libpng)",
+        install_arguments, "install:install"),
+    "install-locked": Subcommand(
+        "install --locked FILE, failing on drift",
+        "Install exactly what a srcbuild.lock pins; any drift stops the run (exit 2).\n\n"
+        "example: srcbuild install-locked srcbuild.lock --prefix /opt/lab --offline "
+        "--mirror mirror/",
+        install_locked_arguments, "install:install"),
+    "plan": Subcommand(
+        "print the order and the reason for each step; build nothing",
+        "The plan steps in build order and how every requirement is satisfied.\n\n"
+        "example: srcbuild plan qemu --prefix ~/lab --json",
+        plan_arguments, "plan:plan"),
+    "doctor": Subcommand(
+        "explain every requirement and every miss, with the cure",
+        "What satisfies each requirement, or why nothing does and what cures it; then the "
+        "prefix's binaries whose libraries the loader cannot find.\n\n"
+        "example: srcbuild doctor qemu --prefix ~/lab",
+        doctor_arguments, "plan:doctor"),
+    "fetch": Subcommand(
+        "fetch and verify the sources of the whole graph",
+        "Download (or copy from a mirror) and verify every source the graph would build.\n\n"
+        "example: srcbuild fetch lab-x86 --mirror /srv/sources",
+        fetch_arguments, "install:fetch"),
+    "list": Subcommand(
+        "list the recipes", "Every recipe: name, version, build system, summary.\n\n"
+        "example: srcbuild list --recipes ./my-recipes", list_arguments, "recipes:list_"),
+    "info": Subcommand(
+        "show one recipe", "One recipe with its sources, requirements and options.\n\n"
+        "example: srcbuild info qemu", info_arguments, "recipes:info"),
+    "env": Subcommand(
+        "print shell exports for a prefix",
+        "Exports that put the prefix first on PATH, PKG_CONFIG_PATH, LD_LIBRARY_PATH, "
+        "MANPATH.\n\nexample: eval \"$(srcbuild env --prefix ~/lab)\"",
+        env_arguments, "prefix:env"),
+    "uninstall": Subcommand(
+        "remove exactly the files a package installed",
+        "Remove a package's files (those srcbuild recorded) from the prefix.\n\n"
+        "example: srcbuild uninstall libpng --prefix ~/png",
+        uninstall_arguments, "prefix:uninstall"),
+    "run": Subcommand(
+        "run an installed recipe's launch command (e.g. a lab); arguments after -- are "
+        "appended to it",
+        "Run a recipe's `run` command with the prefix first on every search path.\n\n"
+        "example: srcbuild run lab-arm64-kvm --prefix ~/lab -- -m 1024",
+        run_arguments, "prefix:run"),
+    "graph": Subcommand(
+        "draw the resolved graph as dot text or an SVG picture",
+        "The resolved graph, coloured by how each recipe or requirement is satisfied.\n\n"
+        "example: srcbuild graph lab-x86 -O lab.svg",
+        graph_arguments, "plan:graph"),
+    "report": Subcommand(
+        "an HTML timeline of the last run: where the time went",
+        "A self-contained HTML page of the last run (CACHE/runs/last.jsonl).\n\n"
+        "example: srcbuild report -O run.html",
+        report_arguments, "report:report"),
+    "lock": Subcommand(
+        "print a srcbuild.lock (JSON) of the resolved graph",
+        "Pin the resolved graph: recipes, digests, sources, system requirements.\n\n"
+        "example: srcbuild lock lab-x86 --prefix /opt/lab > srcbuild.lock",
+        add_resolution, "plan:lock"),
+    "mirror": Subcommand(
+        "copy every source of the graph into DIR/SHA256/FILE, verified",
+        "A folder of verified sources for --mirror DIR --offline elsewhere.\n\n"
+        "example: srcbuild mirror lab-x86 mirror/ --prefix /opt/lab",
+        mirror_arguments, "provision:mirror"),
+    "verify-repro": Subcommand(
+        "build twice in separate folders and list staged files that differ",
+        "Build the graph twice from scratch and compare the staged trees file by file.\n\n"
+        "example: srcbuild verify-repro zlib",
+        verify_repro_arguments, "provision:verify_repro"),
+}
+
+
+def parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``selected`` subcommand gets its arguments (the others need
+    none to be listed)."""
     top = argparse.ArgumentParser(
         prog="srcbuild", description="Build software from source into a prefix, reproducibly. "
         "`srcbuild NAME` is short for `srcbuild install NAME`.")
     top.add_argument("--version", action="version", version=f"srcbuild {__version__}")
-    sub = top.add_subparsers(dest="command")
-    for name, text in (("install", "build what is missing and install it"),
-                       ("plan", "print the order and the reason for each step; build nothing"),
-                       ("doctor", "explain every requirement and every miss, with the cure"),
-                       ("fetch", "fetch and verify the sources of the whole graph")):
-        add_common(sub.add_parser(name, help=text))
-    p = sub.add_parser("list", help="list the recipes")
-    p.add_argument("--recipes", type=Path, action="append", default=[])
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("info", help="show one recipe")
-    p.add_argument("name")
-    p.add_argument("--recipes", type=Path, action="append", default=[])
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("env", help="print shell exports for a prefix")
-    p.add_argument("--prefix", type=Path, default=None)
-    p.add_argument("--shell", choices=("sh", "bash", "zsh", "fish"), default="sh")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("uninstall", help="remove exactly the files a package installed")
-    p.add_argument("name")
-    p.add_argument("--prefix", type=Path, default=None)
-    p = sub.add_parser("run", help="run an installed recipe's launch command (e.g. a lab); "
-                       "arguments after -- are appended to it")
-    p.add_argument("name")
-    p.add_argument("--prefix", type=Path, default=None)
-    p.add_argument("--recipes", type=Path, action="append", default=[])
-    p.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE")
-    for name, text, add_arguments, _ in EXTRA:
-        add_arguments(sub.add_parser(name, help=text))
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == selected:
+            command.arguments(p)
     return top
 
 
-def request(args: argparse.Namespace) -> api.Request:
-    options = {}
-    for item in args.option:
-        if "=" not in item:
-            raise UsageError(f"-o {item!r} is not NAME=VALUE.", "For example -o targets=x86_64-softmmu.")
-        k, v = item.split("=", 1)
-        options[k.strip()] = v
-    req = api.Request(targets=list(args.names), recipe_dirs=list(args.recipes), jobs=args.jobs,
-                      options=options, from_source=set(args.from_source),
-                      offline=args.offline, mirrors=list(args.mirror),
-                      keep_build=args.keep_build, system_packages=args.system_packages,
-                      assume_yes=args.yes)
-    if args.prefix is not None:
-        req.prefix = args.prefix
-    if args.cache_dir is not None:
-        req.cache_dir = args.cache_dir
-    if args.binary_cache:
-        req.binary_cache = args.binary_cache
-    req.locked = args.locked
-    req.allow_drift = args.allow_drift
-    req.ccache = args.ccache
-    req.max_packages = args.max_packages
-    req.distcc = args.distcc
-    return req
+def option_strings(name: str) -> set[str]:
+    """The options a subcommand takes (``--prefix``, ``-j``, ...)."""
+    p = argparse.ArgumentParser()
+    SUBCOMMANDS[name].arguments(p)
+    return {s for a in p._actions for s in a.option_strings}
+
+
+def handler(name: str) -> Callable[[argparse.Namespace], int]:
+    module, function = SUBCOMMANDS[name].handler.split(":")
+    found: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f"srcbuild.commands.{module}"), function)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS \
-            and argv[0] not in {e[0] for e in EXTRA}:
+    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
         argv.insert(0, "install")
     extra: list[str] = []
     if argv and argv[0] == "run" and "--" in argv:
         extra, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
-    args = parser().parse_args(argv)
+    selected = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    args = parser(selected).parse_args(argv)
     args.extra = extra
     if args.command is None:
         parser().print_help()
         return EXIT_OK
     try:
-        table = {**COMMAND_TABLE, **{e[0]: e[3] for e in EXTRA}}
-        return table[args.command](args)
+        return handler(args.command)(args)
     except SrcbuildError as e:
         report_error(e)
         return e.exit_code
@@ -164,123 +367,3 @@ def report_error(e: SrcbuildError) -> None:
     out.write(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest))
     if isinstance(e, BuildError) and e.diagnosis:
         out.write(f"What the logs say is missing:\n{e.diagnosis}\n")
-
-
-def cmd_install(args: argparse.Namespace) -> int:
-    events = Events()
-    events.subscribe(make_reporter(args.json, args.quiet))
-    api.install(request(args), events)
-    return EXIT_OK
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    graph = api.resolve(request(args))
-    if args.json:
-        print(json.dumps(graph.to_json(), indent=1))
-    else:
-        print(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
-        for i, name in enumerate(graph.order, 1):
-            n = graph.nodes[name]
-            print(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
-        print("Requirements:")
-        for r in graph.resolutions:
-            v = f" {r.version}" if r.version else ""
-            print(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
-                  + ("" if r.satisfied_by != "missing" else f" ({r.reason})"))
-    return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    req = request(args)
-    if args.system_packages:
-        events = Events()
-        events.subscribe(make_reporter(False, args.quiet))
-        api.install_system_packages(api.resolve(req), args.yes, events)
-    graph, found = api.doctor(req)
-    loader = [d for d in found if d.case in ("loader-path", "library-missing")]
-    found = [d for d in found if d not in loader]
-    bad = [d for d in found if d.satisfied_by == "missing"]
-    if args.json:
-        print(json.dumps({"prefix": str(graph.prefix), "ok": not bad,
-                          "diagnoses": [d.to_json() for d in found + loader]}, indent=1))
-    else:
-        marks = {"prefix": "ok  ", "system": "ok  ", "recipe": "build", "missing": "MISS"}
-        for d in found:
-            print(f"{marks.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
-        print(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
-              + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
-        if loader:
-            print(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
-            for d in loader:
-                print(f"LOAD  {d.message}")
-    return EXIT_UNSATISFIED if bad else EXIT_OK
-
-
-def cmd_fetch(args: argparse.Namespace) -> int:
-    events = Events()
-    events.subscribe(make_reporter(args.json, args.quiet))
-    api.fetch(request(args), events)
-    return EXIT_OK
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    book = api.Request(targets=[], recipe_dirs=args.recipes).book()
-    recipes = book.all()
-    if args.json:
-        print(json.dumps([{"name": r.name, "version": r.version, "kind": r.kind,
-                           "system": r.system, "summary": r.summary, "path": str(r.path)}
-                          for r in recipes], indent=1))
-        return EXIT_OK
-    width = max((len(r.name) for r in recipes), default=4)
-    for r in recipes:
-        kind = "group" if r.is_group else r.system
-        print(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
-    return EXIT_OK
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    r = api.Request(targets=[], recipe_dirs=args.recipes).book().get(args.name)
-    info = {"name": r.name, "version": r.version, "kind": r.kind, "summary": r.summary,
-            "homepage": r.homepage, "license": r.license, "path": str(r.path),
-            "build system": r.system, "requires": list(r.requires), "tools": list(r.tools),
-            "provides": list(r.provides),
-            "sources": [s.describe() for s in r.sources],
-            "options": {o.name: {"default": o.default, "help": o.help} for o in r.options}}
-    if args.json:
-        print(json.dumps(info, indent=1))
-        return EXIT_OK
-    for key, value in info.items():
-        if isinstance(value, list):
-            value = ", ".join(value) or "-"
-        elif isinstance(value, dict):
-            value = "; ".join(f"{k}={v['default']} ({v['help']})" for k, v in value.items()) or "-"
-        print(f"{key + ':':<14} {value}")
-    return EXIT_OK
-
-
-def cmd_env(args: argparse.Namespace) -> int:
-    prefix = (args.prefix or api.default_prefix()).resolve()
-    if args.json:
-        print(json.dumps(prefix_dirs(prefix), indent=1))
-    else:
-        sys.stdout.write(shell_exports(prefix, "fish" if args.shell == "fish" else "sh"))
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    req = api.Request(targets=[args.name], recipe_dirs=list(args.recipes),
-                      options=dict(o.split("=", 1) for o in args.option if "=" in o))
-    if args.prefix is not None:
-        req.prefix = args.prefix
-    return api.launch(req, args.name, args.extra)
-
-
-def cmd_uninstall(args: argparse.Namespace) -> int:
-    prefix = args.prefix or api.default_prefix()
-    removed = api.uninstall(prefix, args.name)
-    print(f"Removed {args.name}: {len(removed)} file(s) from {prefix.resolve()}.")
-    return EXIT_OK
-
-
-COMMAND_TABLE = {"run": cmd_run, "install": cmd_install, "plan": cmd_plan, "doctor": cmd_doctor, "fetch": cmd_fetch, "list": cmd_list,
-                 "info": cmd_info, "env": cmd_env, "uninstall": cmd_uninstall}

@@ -7,7 +7,6 @@ Only the command line formats them (cli.report_error); the library raises them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -18,7 +17,7 @@ EXIT_UNSATISFIED = 3
 class SrcbuildError(Exception):
     """Base error: a one-paragraph message, an optional hint and ways to resolve it."""
 
-    exit_code: ClassVar[int] = EXIT_FAILED
+    exit_code = EXIT_FAILED
 
     def __init__(self, message: str, hint: str = "", to_resolve: Sequence[str] = ()) -> None:
         super().__init__(message)

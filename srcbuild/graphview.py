@@ -7,13 +7,9 @@ through the gaps between boxes of the layers they cross.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 
-from srcbuild.errors import EXIT_OK, EXIT_UNSATISFIED
 from srcbuild.graph import Graph
 from srcbuild.kinds import Action, Satisfier
 
@@ -311,36 +307,3 @@ def to_svg(graph: Graph) -> str:
         out.append("</g>")
     out += ["</g>", "</svg>"]
     return "\n".join(out) + "\n"
-
-
-# -- the command ----------------------------------------------------------------------------
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from srcbuild import cli  # cli imports this module through cli_extra
-
-    cli.add_common(p)
-    p.add_argument("--format", choices=("dot", "svg"), default=None,
-                   help="dot text or a self-contained SVG (default: svg when -O ends in .svg, "
-                        "else dot)")
-    p.add_argument("-O", "--output", type=Path, default=None, metavar="FILE",
-                   help="write to FILE instead of standard output")
-
-
-def run(args: argparse.Namespace) -> int:
-    from srcbuild import api, cli
-
-    graph = api.resolve(cli.request(args))
-    fmt = args.format or ("svg" if args.output and args.output.suffix == ".svg" else "dot")
-    text = to_svg(graph) if fmt == "svg" else to_dot(graph)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-        print(args.output)
-    # like `plan`: the picture is written, and the exit code says something is missing
-    return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
-
-
-COMMANDS = [("graph", "draw the resolved graph as dot text or an SVG picture",
-             add_arguments, run)]

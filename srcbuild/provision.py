@@ -1,15 +1,12 @@
 """CI provisioning: mirror a graph's sources, check that its builds are reproducible.
 
-(Locking is lockfile.py and api.lock_of.) The commands, registered through
-cli_extra.MODULES, are thin wrappers at the bottom.
+(Locking is lockfile.py and api.lock_of; the commands are in commands/provision.py.)
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
-import json
 import shutil
 import tarfile
 import tempfile
@@ -19,13 +16,12 @@ from pathlib import Path
 from srcbuild import api
 from srcbuild.bincache import LocalDirCache
 from srcbuild.engine import Engine
-from srcbuild.errors import EXIT_FAILED, EXIT_OK, FetchError
+from srcbuild.errors import FetchError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache, copy_verified
 from srcbuild.graph import require_satisfiable
 from srcbuild.kinds import Action, EventKind, SourceKind
 from srcbuild.phases import Settings
-from srcbuild.ui import make_reporter
 
 
 # -- mirror ---------------------------------------------------------------------------------
@@ -133,91 +129,3 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
             files = sum(1 for v in da.values() if not v.startswith("dir "))
             out.append(ReproResult(name, files, differ))
         return out
-
-
-# -- commands -------------------------------------------------------------------------------
-def _request(args: argparse.Namespace) -> api.Request:
-    from srcbuild import cli
-
-    return cli.request(args)
-
-
-def _events(args: argparse.Namespace) -> Events:
-    events = Events()
-    events.subscribe(make_reporter(args.json, args.quiet))
-    return events
-
-
-def add_lock_arguments(p: argparse.ArgumentParser) -> None:
-    from srcbuild import cli
-
-    cli.add_common(p)
-
-
-def cmd_lock(args: argparse.Namespace) -> int:
-    req = _request(args)
-    graph = api.resolve(req)
-    require_satisfiable(graph)
-    print(json.dumps(api.lock_of(req, graph), indent=1, sort_keys=True))
-    return EXIT_OK
-
-
-def add_install_locked_arguments(p: argparse.ArgumentParser) -> None:
-    from srcbuild import cli
-
-    p.add_argument("lockfile", type=Path, metavar="FILE", help="a lock written by srcbuild lock")
-    cli.add_common(p)
-
-
-def cmd_install_locked(args: argparse.Namespace) -> int:
-    req = _request(args)
-    req.locked = args.lockfile
-    req.allow_drift = args.allow_drift
-    api.install(req, _events(args))
-    return EXIT_OK
-
-
-def add_mirror_arguments(p: argparse.ArgumentParser) -> None:
-    from srcbuild import cli
-
-    cli.add_common(p)
-    p.add_argument("dir", type=Path, metavar="DIR", help="the mirror folder (SHA256/FILE)")
-    p.add_argument("--every-alternative", action="store_true",
-                   help="mirror every source alternative that can be fetched, not only the first")
-
-
-def cmd_mirror(args: argparse.Namespace) -> int:
-    mirror(_request(args), args.dir, _events(args), args.every_alternative)
-    return EXIT_OK
-
-
-def add_verify_repro_arguments(p: argparse.ArgumentParser) -> None:
-    from srcbuild import cli
-
-    cli.add_common(p)
-
-
-def cmd_verify_repro(args: argparse.Namespace) -> int:
-    events = Events()
-    events.subscribe(make_reporter(False, True) if not args.json else (lambda e: None))
-    results = verify_repro(_request(args), events)
-    if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
-    else:
-        for r in results:
-            state = "identical" if not r.differ else f"{len(r.differ)} file(s) differ"
-            print(f"{r.recipe}: {r.files} staged file(s), {state}")
-            for f in r.differ:
-                print(f"  differs: {f}")
-    return EXIT_OK if all(not r.differ for r in results) else EXIT_FAILED
-
-
-COMMANDS = [
-    ("lock", "print a srcbuild.lock (JSON) of the resolved graph", add_lock_arguments, cmd_lock),
-    ("install-locked", "install --locked FILE, failing on drift",
-     add_install_locked_arguments, cmd_install_locked),
-    ("mirror", "copy every source of the graph into DIR/SHA256/FILE, verified",
-     add_mirror_arguments, cmd_mirror),
-    ("verify-repro", "build twice in separate folders and list staged files that differ",
-     add_verify_repro_arguments, cmd_verify_repro),
-]

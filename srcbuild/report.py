@@ -6,7 +6,6 @@ the same time simply overlap in time on their own rows.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from srcbuild.errors import EXIT_OK, UsageError
 from srcbuild.ui import fmt_seconds
 
 Event = dict[str, Any]
@@ -266,42 +264,3 @@ def _time_table(tl: Timeline) -> str:
                     f"<td><code>{escape(b.log)}</code></td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
-
-
-# -- the command ----------------------------------------------------------------------------
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prefix", type=Path, default=None,
-                   help="the prefix the run should have been for (a note when it was not)")
-    p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("-O", "--output", type=Path, default=None, metavar="FILE",
-                   help="where to write the page (default: CACHE/runs/report.html)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from srcbuild import api
-
-    cache = args.cache_dir or api.default_cache_dir()
-    source = cache / "runs" / "last.jsonl"
-    if not source.is_file():
-        raise UsageError(f"There is no last run to report on: {source} does not exist.",
-                         "Run `srcbuild install NAME...` with the same --cache-dir first; "
-                         "it records its events there.")
-    events = read_events(source)
-    if not events:
-        raise UsageError(f"The last run recorded in {source} has no events: it stopped before "
-                         "its plan (a recipe or option error?).",
-                         "Fix what `srcbuild install` reported and run it again.")
-    tl = timeline(events)
-    if args.prefix is not None and tl.prefix and Path(tl.prefix) != args.prefix.resolve():
-        print(f"note: the last run in {cache} was for the prefix {tl.prefix}, "
-              f"not {args.prefix.resolve()}.")
-    out = args.output or cache / "runs" / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(tl, source), encoding="utf-8")
-    print(out)
-    return EXIT_OK
-
-
-COMMANDS = [("report", "an HTML timeline of the last run: where the time went",
-             add_arguments, run)]

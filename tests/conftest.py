@@ -15,26 +15,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 class Srcbuild:
-    """Runs the real command line against a temp prefix and cache."""
+    """Runs the real command line against a prefix and a cache (temp folders by default).
 
-    def __init__(self, tmp: Path) -> None:
-        self.prefix = tmp / "prefix"
-        self.cache = tmp / "cache"
+    Every subcommand gets --prefix, --cache-dir and -j 2 when it takes them (the CLI's own
+    table says which); ``srcbuild NAME`` is install. The only way the tests run srcbuild.
+    """
+
+    def __init__(self, prefix: Path, cache: Path | None, jobs: int | None = 2) -> None:
+        self.prefix = prefix
+        self.cache = cache
+        self.jobs = jobs
+
+    def argv(self, *args: str, prefix: Path | None = None) -> list[str]:
+        from srcbuild.cli import SUBCOMMANDS, option_strings
+
+        command = args[0] if args and args[0] in SUBCOMMANDS else "install"
+        takes = option_strings(command)
+        argv = [sys.executable, "-m", "srcbuild", *args]
+        if "--cache-dir" in takes and self.cache is not None:
+            argv += ["--cache-dir", str(self.cache)]
+        if "-j" in takes and "-j" not in args and self.jobs is not None:
+            argv += ["-j", str(self.jobs)]
+        if "--prefix" in takes:
+            argv += ["--prefix", str(prefix or self.prefix)]
+        return argv
 
     def __call__(self, *args: str, check: int | None = 0, env: dict[str, str] | None = None,
-                 prefix: Path | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "srcbuild", *args]
-        cmd = args[0] if args else ""
-        if cmd not in ("list", "info", "env", "uninstall", "run"):
-            argv += ["--cache-dir", str(self.cache)] + ([] if "-j" in args else ["-j", "2"])
-        if cmd not in ("list", "info"):
-            argv += ["--prefix", str(prefix or self.prefix)]
-        cp = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, **(env or {})}, timeout=900)
+                 prefix: Path | None = None, timeout: float = 900
+                 ) -> subprocess.CompletedProcess[str]:
+        cp = subprocess.run(self.argv(*args, prefix=prefix), capture_output=True, text=True,
+                            cwd=ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
+                            check=False)
         if check is not None and cp.returncode != check:
             raise AssertionError(f"srcbuild {' '.join(args)} exited {cp.returncode}, wanted "
                                  f"{check}\nstdout:\n{cp.stdout}\nstderr:\n{cp.stderr}")
         return cp
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """A run that the test waits on or interrupts itself; its stderr is a pipe."""
+        return subprocess.Popen(self.argv(*args), cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
     def plan(self, *args: str) -> dict:
         return json.loads(self("plan", *args, "--json", check=None).stdout)
@@ -42,7 +61,30 @@ class Srcbuild:
 
 @pytest.fixture
 def sb(tmp_path: Path) -> Srcbuild:
-    return Srcbuild(tmp_path)
+    return Srcbuild(tmp_path / "prefix", tmp_path / "cache")
+
+
+def tarball(path: Path, members: dict[str, bytes] | None = None, links: dict[str, str] | None
+            = None, tree: Path | None = None) -> str:
+    """A .tar.gz of ``tree`` (under its own name), or of the given members and symbolic
+    links; its sha256."""
+    import hashlib
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        if tree is not None:
+            tf.add(tree, arcname=tree.name)
+        for name, data in (members or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def tree(prefix: Path) -> dict[str, bytes]:

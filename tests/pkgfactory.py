@@ -132,6 +132,22 @@ def recipe(recipes: Path, name: str, body: str) -> Path:
     return _write(recipes / f"{name}.toml", body)
 
 
+def broken(root: Path) -> tuple[Path, Path]:
+    """The recipe folder and source of ``broken``: a make program whose build step fails
+    (alpha, which it would link, is generated beside it)."""
+    recipes = root / "r"
+    src = make_prog(root / "pk", "broken", fail_build=True)
+    autotools_lib(root / "pk")
+    recipe(recipes, "broken", f"""
+        version = "1"
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "make"
+        """)
+    return recipes, src
+
+
 def chain(root: Path) -> Path:
     """alpha (autotools) <- beta (meson) <- gamma (cmake app), plus delta (make) on alpha."""
     pkgs, recipes = root / "pkgs", root / "recipes"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import tree
-from pkgfactory import autotools_lib, chain, make_prog, recipe
+from conftest import tarball, tree
+from pkgfactory import autotools_lib, broken, chain, recipe
 
 
 @pytest.fixture
@@ -97,16 +94,7 @@ def test_failed_check_leaves_prefix_untouched(sb, chain_recipes):
 
 
 def test_failed_build_keeps_prefix_exactly(sb, tmp_path):
-    recipes = tmp_path / "r"
-    src = make_prog(tmp_path / "pk", "broken", fail_build=True)
-    autotools_lib(tmp_path / "pk")
-    recipe(recipes, "broken", f"""
-        version = "1"
-        [[source]]
-        path = "{src}"
-        [build]
-        system = "make"
-        """)
+    recipes, src = broken(tmp_path)
     sb.prefix.mkdir()
     (sb.prefix / "keep.txt").write_text("mine")
     before = tree(sb.prefix)
@@ -117,28 +105,14 @@ def test_failed_build_keeps_prefix_exactly(sb, tmp_path):
     assert sorted(p.name for p in src.iterdir()) == ["Makefile", "main.c"]
 
 
-def _tarball(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> str:
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_checksum_mismatch_keeps_nothing(sb, tmp_path):
-    tarball = tmp_path / "pkg-1.tar.gz"
-    real = _tarball(tarball, {"pkg-1/Makefile": b"all:\n"})
+    path = tmp_path / "pkg-1.tar.gz"
+    real = tarball(path, {"pkg-1/Makefile": b"all:\n"})
     wrong = "0" * 64
     recipe(tmp_path / "r", "pkg", f"""
         version = "1"
         [[source]]
-        url = "{tarball.as_uri()}"
+        url = "{path.as_uri()}"
         sha256 = "{wrong}"
         [build]
         system = "make"
@@ -154,12 +128,12 @@ def test_checksum_mismatch_keeps_nothing(sb, tmp_path):
     ({"pkg/ok": b"x"}, {"pkg/link": "../../../etc/passwd"}, "symbolic link"),
 ])
 def test_unsafe_archive_is_refused(sb, tmp_path, members, links, why):
-    tarball = tmp_path / "bad.tar.gz"
-    sha = _tarball(tarball, members, links)
+    path = tmp_path / "bad.tar.gz"
+    sha = tarball(path, members, links)
     recipe(tmp_path / "r", "bad", f"""
         version = "1"
         [[source]]
-        url = "{tarball.as_uri()}"
+        url = "{path.as_uri()}"
         sha256 = "{sha}"
         [build]
         system = "make"
@@ -302,10 +276,7 @@ def test_second_run_waits_for_the_first(sb, chain_recipes, tmp_path):
         with pytest.raises(InstallError, match="Another srcbuild run"):
             with prefix_lock(sb.prefix, wait=False):
                 pass
-        proc = subprocess.Popen(
-            [*__import__("sys").executable.split(), "-m", "srcbuild", "alpha", "--recipes",
-             str(chain_recipes), "--prefix", str(sb.prefix), "--cache-dir", str(sb.cache)],
-            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+        proc = sb.popen("alpha", "--recipes", str(chain_recipes))
         import time
         time.sleep(1.5)
         assert proc.poll() is None  # still waiting on the lock

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import Srcbuild
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.longbuild
 
 
@@ -24,16 +23,13 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(given) if given else tmp_path_factory.mktemp("labs") / "prefix"
 
 
-def srcbuild(*args: str, timeout: int = 7200) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "srcbuild", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
-
-
 @pytest.mark.parametrize("lab", ["lab-x86", "lab-arm64", "lab-arm64-kvm"])
 def test_lab_builds_checks_and_reruns_as_a_no_op(prefix, lab):
-    first = srcbuild(lab, "--prefix", str(prefix), "--quiet")
+    # the default cache (the checkout's cache/) and -j: what a user's run would use
+    srcbuild = Srcbuild(prefix, cache=None, jobs=None)
+    first = srcbuild(lab, "--quiet", check=None, timeout=7200)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = srcbuild(lab, "--prefix", str(prefix))
+    again = srcbuild(lab, check=None, timeout=7200)
     assert again.returncode == 0 and "Nothing to do" in again.stderr, again.stderr[-2000:]
     guest = prefix / "share" / "srcbuild" / "arm64"
     if lab == "lab-x86":

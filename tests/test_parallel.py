@@ -139,8 +139,6 @@ def test_jobserver_survives_a_non_blocking_pipe():
 
 def test_ctrl_c_stops_running_steps_and_merges_nothing(sb, tmp_path):
     import signal
-    import subprocess
-    import sys
     import time
 
     pidfile = tmp_path / "step.pid"
@@ -153,10 +151,7 @@ def test_ctrl_c_stops_running_steps_and_merges_nothing(sb, tmp_path):
         build = [["sh", "-c", "echo $$ > {pidfile}; exec sleep 60"]]
         install = [["sh", "-c", "mkdir -p {{{{ stage }}}}/bin && touch {{{{ stage }}}}/bin/x"]]
         """)
-    proc = subprocess.Popen([sys.executable, "-m", "srcbuild", "sleeper", "--recipes",
-                             str(tmp_path / "r"), "--prefix", str(sb.prefix), "--cache-dir",
-                             str(sb.cache), "--quiet"], cwd=Path(__file__).parent.parent,
-                            stderr=subprocess.PIPE, text=True)
+    proc = sb.popen("sleeper", "--recipes", str(tmp_path / "r"), "--quiet")
     for _ in range(100):
         if pidfile.exists() and pidfile.read_text().strip():
             break

@@ -9,12 +9,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import tree
+from conftest import tarball, tree
 from pkgfactory import autotools_lib, chain, recipe
 
 from srcbuild.bincache import LocalDirCache
@@ -90,12 +89,6 @@ def test_drift_is_named_and_stops_the_install(sb, recipes, tmp_path):
 
 
 # -- mirror and --offline -------------------------------------------------------------------
-def _tarball(src: Path, out: Path) -> str:
-    with tarfile.open(out, "w:gz") as tf:
-        tf.add(src, arcname=src.name)
-    return sha256_file(out)
-
-
 def _path_without_apt(tmp_path: Path) -> str:
     """A PATH with every program of the current one except apt-get and friends."""
     bindir = tmp_path / "bin-no-apt"
@@ -113,7 +106,7 @@ def _path_without_apt(tmp_path: Path) -> str:
 
 
 def test_offline_install_from_a_mirror_never_touches_the_network(sb, tmp_path):
-    sha = _tarball(autotools_lib(tmp_path / "pkgs"), tmp_path / "alpha-1.2.0.tar.gz")
+    sha = tarball(tmp_path / "alpha-1.2.0.tar.gz", tree=autotools_lib(tmp_path / "pkgs"))
     body = textwrap.dedent("""
         version = "1.2.0"
         provides = ["pkgconfig:alpha"]

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from pkgfactory import autotools_lib, chain, make_prog, recipe
+from pkgfactory import broken, chain
 
 from srcbuild.report import FAILED_COLOUR, render_html, timeline
 
@@ -48,14 +44,6 @@ class Page(HTMLParser):
         return [a for t, a in self.tags if t == "rect" and "step" in a.get("class", "")]
 
 
-def report(sb, *args: str, check: int = 0) -> subprocess.CompletedProcess[str]:
-    cp = subprocess.run([sys.executable, "-m", "srcbuild", "report", "--cache-dir",
-                         str(sb.cache), *args], check=False, capture_output=True, text=True, cwd=ROOT,
-                        env=dict(os.environ), timeout=60)
-    assert cp.returncode == check, cp.stderr
-    return cp
-
-
 @pytest.fixture
 def two(tmp_path: Path) -> Path:
     """alpha (autotools) and delta (make) of the shared chain; delta needs alpha."""
@@ -64,7 +52,7 @@ def two(tmp_path: Path) -> Path:
 
 def test_report_of_a_real_run(sb, two):
     sb("delta", "--recipes", str(two), "--quiet")
-    cp = report(sb, "--prefix", str(sb.prefix))
+    cp = sb("report")
     out = sb.cache / "runs" / "report.html"
     assert cp.stdout.strip() == str(out)
     html = out.read_text()
@@ -88,19 +76,10 @@ def test_report_of_a_real_run(sb, two):
 
 
 def test_failed_build_shows_a_red_step(sb, tmp_path):
-    recipes = tmp_path / "r"
-    src = make_prog(tmp_path / "pk", "broken", fail_build=True)
-    autotools_lib(tmp_path / "pk")
-    recipe(recipes, "broken", f"""
-        version = "1"
-        [[source]]
-        path = "{src}"
-        [build]
-        system = "make"
-        """)
+    recipes, _ = broken(tmp_path)
     sb("broken", "--recipes", str(recipes), check=1)
     out = tmp_path / "elsewhere" / "r.html"
-    report(sb, "-O", str(out))
+    sb("report", "-O", str(out))
     page = Page(out.read_text())
     failed = [b for b in page.bars() if "failed" in b["class"].split()]
     assert [b["class"] for b in failed] == ["step build failed"]
@@ -110,7 +89,7 @@ def test_failed_build_shows_a_red_step(sb, tmp_path):
 
 
 def test_no_last_run_is_a_clear_error(sb):
-    cp = report(sb, check=2)
+    cp = sb("report", check=2)
     assert str(sb.cache / "runs" / "last.jsonl") in cp.stderr
     assert "srcbuild install" in cp.stderr
 

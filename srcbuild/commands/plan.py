@@ -1,0 +1,85 @@
+"""plan, doctor, graph, lock: resolve a graph and show it; nothing is built."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from srcbuild import api
+from srcbuild.commands.common import request
+from srcbuild.errors import EXIT_OK, EXIT_UNSATISFIED
+from srcbuild.events import Events
+from srcbuild.graph import require_satisfiable
+from srcbuild.kinds import DiagnosisCase, Satisfier
+from srcbuild.ui import make_reporter
+
+DOCTOR_MARKS = {Satisfier.PREFIX: "ok  ", Satisfier.SYSTEM: "ok  ", Satisfier.RECIPE: "build",
+                Satisfier.MISSING: "MISS"}
+
+
+def plan(args: argparse.Namespace) -> int:
+    graph = api.resolve(request(args))
+    if args.json:
+        print(json.dumps(graph.to_json(), indent=1))
+    else:
+        print(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
+        for i, name in enumerate(graph.order, 1):
+            n = graph.nodes[name]
+            print(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
+        print("Requirements:")
+        for r in graph.resolutions:
+            v = f" {r.version}" if r.version else ""
+            print(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
+                  + ("" if r.satisfied_by != Satisfier.MISSING else f" ({r.reason})"))
+    return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
+
+
+def doctor(args: argparse.Namespace) -> int:
+    req = request(args)
+    if req.system_packages:  # its messages go to stderr as text, even with --json
+        events = Events()
+        events.subscribe(make_reporter(False, args.quiet))
+        api.install_system_packages(api.resolve(req), req.assume_yes, events)
+    graph, found = api.doctor(req)
+    loader = [d for d in found
+              if d.case in (DiagnosisCase.LOADER_PATH, DiagnosisCase.LIBRARY_MISSING)]
+    found = [d for d in found if d not in loader]
+    bad = [d for d in found if d.satisfied_by == Satisfier.MISSING]
+    if args.json:
+        print(json.dumps({"prefix": str(graph.prefix), "ok": not bad,
+                          "diagnoses": [d.to_json() for d in found + loader]}, indent=1))
+    else:
+        for d in found:
+            print(f"{DOCTOR_MARKS.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
+        print(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
+              + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
+        if loader:
+            print(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
+            for d in loader:
+                print(f"LOAD  {d.message}")
+    return EXIT_UNSATISFIED if bad else EXIT_OK
+
+
+def graph(args: argparse.Namespace) -> int:
+    from srcbuild.graphview import to_dot, to_svg
+
+    resolved = api.resolve(request(args))
+    fmt = args.format or ("svg" if args.output and args.output.suffix == ".svg" else "dot")
+    text = to_svg(resolved) if fmt == "svg" else to_dot(resolved)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(args.output)
+    # like `plan`: the picture is written, and the exit code says something is missing
+    return EXIT_UNSATISFIED if resolved.missing() else EXIT_OK
+
+
+def lock(args: argparse.Namespace) -> int:
+    req = request(args)
+    resolved = api.resolve(req)
+    require_satisfiable(resolved)
+    print(json.dumps(api.lock_of(req, resolved), indent=1, sort_keys=True))
+    return EXIT_OK
