@@ -9,16 +9,21 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from html import escape
+from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from srcbuild.events import Event
+from srcbuild.kinds import Action, EventKind, Phase, Status
 from srcbuild.ui import fmt_seconds
 
-Event = dict[str, Any]
+if TYPE_CHECKING:
+    import jinja2
 
-STEP_COLOURS = {"fetch": "#8da0cb", "configure": "#a07cc5", "build": "#f0a030",
-                "install": "#3aa6a0", "check": "#7fbf5a", "merge": "#9a9a9a"}
+# the page's markup is the template data/report.html.j2 (Jinja2, autoescaped)
+STEP_COLOURS: dict[str, str] = {Phase.FETCH: "#8da0cb", Phase.CONFIGURE: "#a07cc5", Phase.BUILD: "#f0a030",
+                Phase.INSTALL: "#3aa6a0", Phase.CHECK: "#7fbf5a", Phase.MERGE: "#9a9a9a"}
 OTHER_COLOUR = "#c8c8c8"
 FAILED_COLOUR = "#d62728"
 
@@ -91,30 +96,30 @@ def timeline(events: list[Event]) -> Timeline:
     for e in events:
         kind, t = e["event"], float(e["time"])
         recipe = str(e.get("recipe", ""))
-        if kind == "plan":
+        if kind == EventKind.PLAN:
             tl.prefix = str(e.get("prefix", ""))
             tl.targets = list(e.get("targets", []))
             tl.not_built = [(s["recipe"], s["action"]) for s in e.get("steps", [])
-                            if s.get("action") != "build"]
-        elif kind == "package_start":
+                            if s.get("action") != Action.BUILD]
+        elif kind == EventKind.PACKAGE_START:
             rows[recipe] = Row(recipe, str(e.get("version", "")), t)
-        elif kind == "step_start":
+        elif kind == EventKind.STEP_START:
             open_steps[recipe] = (str(e["step"]), t)
-        elif kind == "step_end":
+        elif kind == EventKind.STEP_END:
             step, start = open_steps.pop(recipe, (str(e["step"]), t - float(e["seconds"])))
             row = rows.setdefault(recipe, Row(recipe, "", start))
             row.bars.append(Bar(recipe, str(e["step"]), start, t, bool(e.get("ok", True)),
                                 str(e.get("log", ""))))
-        elif kind == "package_end":
+        elif kind == EventKind.PACKAGE_END:
             row = rows.setdefault(recipe, Row(recipe, "", t - float(e.get("seconds", 0))))
             row.end, row.status = t, str(e.get("status", ""))
             if recipe in open_steps:  # a step that raised before its step_end (a fetch error)
                 step, start = open_steps.pop(recipe)
                 row.bars.append(Bar(recipe, step, start, t,
-                                    False if row.status == "failed" else None))
-        elif kind == "summary":
+                                    False if row.status == Status.FAILED else None))
+        elif kind == EventKind.SUMMARY:
             tl.ok = bool(e.get("ok"))
-        elif kind == "message":
+        elif kind == EventKind.MESSAGE:
             tl.messages.append(str(e.get("text", "")))
     for recipe, (step, start) in open_steps.items():
         rows[recipe].bars.append(Bar(recipe, step, start, tl.end, None))
@@ -143,124 +148,61 @@ def bar_colour(bar: Bar) -> str:
     return FAILED_COLOUR if bar.ok is False else STEP_COLOURS.get(bar.step, OTHER_COLOUR)
 
 
-def timeline_svg(tl: Timeline) -> str:
-    """The rows and bars, as inline SVG with a hover title on every bar."""
+def timeline_geometry(tl: Timeline) -> dict[str, Any]:
+    """Where the template draws each tick, row and bar (numbers already formatted)."""
     total = max(tl.seconds, 0.001)
     scale = PLOT_W / total
-    width, height = LABEL_W + PLOT_W + 20, AXIS_H + ROW_H * max(len(tl.rows), 1) + 10
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12" '
-            'role="img" aria-label="timeline of the last run">')]
+    height = AXIS_H + ROW_H * max(len(tl.rows), 1) + 10
     step = _tick_step(total)
+    ticks = []
     n = 0
     while n * step <= total + 1e-9:
-        x = LABEL_W + n * step * scale
-        out.append(f'<line x1="{x:.1f}" y1="{AXIS_H - 6}" x2="{x:.1f}" y2="{height - 10}" '
-                   f'stroke="#e4e4e4"/><text x="{x:.1f}" y="{AXIS_H - 10}" '
-                   f'text-anchor="middle" fill="#666">{_tick_label(n * step)}</text>')
+        ticks.append({"x": f"{LABEL_W + n * step * scale:.1f}", "label": _tick_label(n * step)})
         n += 1
+    rows = []
     for i, row in enumerate(tl.rows):
         y = AXIS_H + i * ROW_H
-        failed = row.status == "failed"
-        label = f"{row.recipe} {row.version}".strip()
-        out.append(f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4:.1f}" text-anchor="end" '
-                   f'fill="{FAILED_COLOUR if failed else "#222"}">{escape(label)}'
-                   f"<title>{escape(row.recipe)}: {escape(row.status)}</title></text>")
-        x0 = LABEL_W + (row.start - tl.start) * scale
-        span = ((row.end or tl.end) - row.start) * scale
-        out.append(f'<rect class="package" x="{x0:.1f}" y="{y + 3}" width="{max(span, 1):.1f}"'
-                   f' height="{ROW_H - 6}" fill="#f3f3f3" stroke="#dddddd"/>')
+        bars = []
         for bar in row.bars:
             bx = LABEL_W + (bar.start - tl.start) * scale
             bw = max(bar.seconds * scale, 1.5)
             hover = f"{bar.recipe} {bar.step}: {fmt_seconds(bar.seconds)} ({bar.result})"
-            hover += f"\nlog: {bar.log}" if bar.log else ""
-            dim = ' fill-opacity="0.5"' if bar.ok is None else ""
-            out.append(f'<rect class="step {escape(bar.step)}{" failed" if bar.ok is False else ""}'
-                       f'" x="{bx:.1f}" y="{y + (ROW_H - BAR_H) / 2:.1f}" width="{bw:.1f}" '
-                       f'height="{BAR_H}" fill="{bar_colour(bar)}"{dim}>'
-                       f"<title>{escape(hover)}</title></rect>")
-            if bw > 7 * len(bar.step) + 6:
-                out.append(f'<text x="{bx + bw / 2:.1f}" y="{y + ROW_H / 2 + 4:.1f}" '
-                           f'text-anchor="middle" fill="#fff" font-size="11" '
-                           f'pointer-events="none">{escape(bar.step)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
+            bars.append({
+                "css": f"step {bar.step}" + (" failed" if bar.ok is False else ""),
+                "x": f"{bx:.1f}", "y": f"{y + (ROW_H - BAR_H) / 2:.1f}", "width": f"{bw:.1f}",
+                "height": BAR_H, "colour": bar_colour(bar), "dim": bar.ok is None,
+                "hover": hover + (f"\nlog: {bar.log}" if bar.log else ""),
+                "label": bar.step if bw > 7 * len(bar.step) + 6 else "",
+                "label_x": f"{bx + bw / 2:.1f}"})
+        rows.append({
+            "recipe": row.recipe, "status": row.status,
+            "label": f"{row.recipe} {row.version}".strip(),
+            "colour": FAILED_COLOUR if row.status == Status.FAILED else "#222",
+            "text_y": f"{y + ROW_H / 2 + 4:.1f}",
+            "x": f"{LABEL_W + (row.start - tl.start) * scale:.1f}", "y": y + 3,
+            "width": f"{max(((row.end or tl.end) - row.start) * scale, 1):.1f}",
+            "height": ROW_H - 6, "bars": bars})
+    return {"width": LABEL_W + PLOT_W + 20, "height": height, "axis_y": AXIS_H - 6,
+            "label_x": LABEL_W - 8, "ticks": ticks, "rows": rows}
 
 
-CSS = """
-body { font-family: sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; margin-bottom: 4px; }
-.sub { color: #555; margin-top: 0; }
-.ok { color: #2e7d32; } .failed { color: #c62828; } .stopped { color: #9a6700; }
-.legend span { display: inline-block; margin-right: 14px; font-size: 13px; }
-.legend i { display: inline-block; width: 14px; height: 10px; margin-right: 4px;
-            border-radius: 2px; vertical-align: baseline; }
-.timeline { overflow-x: auto; border: 1px solid #ddd; padding: 8px; margin: 12px 0; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #eee; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.share { display: inline-block; height: 8px; background: #f0a030; }
-code { font-size: 12px; }
-"""
+@cache
+def _template() -> jinja2.Template:
+    import jinja2
+
+    text = resources.files("srcbuild").joinpath("data", "report.html.j2").read_text("utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(text)
 
 
 def render_html(tl: Timeline, source: Path) -> str:
     """The whole page: summary line, legend, timeline and where the time went."""
-    built = sum(1 for r in tl.rows if r.status in ("built", "restored"))
-    failed = [r.recipe for r in tl.rows if r.status == "failed"]
-    if tl.ok is None:
-        verdict = '<b class="stopped">stopped before its summary</b>'
-    elif tl.ok:
-        verdict = '<b class="ok">succeeded</b>'
-    else:
-        verdict = '<b class="failed">failed</b>'
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tl.start))
-    title = f"srcbuild run: {' '.join(tl.targets) or '(no plan)'}"
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="sub">into <code>{escape(tl.prefix)}</code>, started {started}, '
-        f"total wall time <b>{fmt_seconds(tl.seconds)}</b>; {verdict}: {built} built"
-        + (f", failed: {escape(', '.join(failed))}" if failed else "")
-        + f'. Read from <code>{escape(str(source))}</code>.</p>',
-    ]
-    legend = "".join(f'<span><i style="background:{c}"></i>{escape(s)}</span>'
-                     for s, c in STEP_COLOURS.items())
-    legend += f'<span><i style="background:{FAILED_COLOUR}"></i>failed step</span>'
-    parts.append(f'<div class="legend">{legend}</div>')
-    if tl.rows:
-        parts.append(f'<div class="timeline">{timeline_svg(tl)}</div>')
-    else:
-        parts.append("<p>No package was built in this run.</p>")
-    if tl.not_built:
-        items = ", ".join(f"{escape(n)} ({escape(a)})" for n, a in tl.not_built)
-        parts.append(f"<p>Not built (already installed or provided by the system): {items}</p>")
-    parts.append(_time_table(tl))
-    if tl.messages:
-        msgs = "\n".join(escape(m) for m in tl.messages)
-        parts.append(f"<details><summary>Messages ({len(tl.messages)})</summary>"
-                     f"<pre>{msgs}</pre></details>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def _time_table(tl: Timeline) -> str:
-    bars = sorted((b for r in tl.rows for b in r.bars), key=lambda b: -b.seconds)
-    if not bars:
-        return ""
     total = max(tl.seconds, 0.001)
-    rows = ["<h2>Where the time went</h2>",
-            ("<table><tr><th>package</th><th>step</th><th>time</th><th>share of the run</th>"
-             "<th>result</th><th>log</th></tr>")]
-    for b in bars:
-        share = b.seconds / total
-        cls = ' class="failed"' if b.ok is False else ""
-        rows.append(f"<tr{cls}><td>{escape(b.recipe)}</td><td>{escape(b.step)}</td>"
-                    f'<td class="num">{fmt_seconds(b.seconds)}</td>'
-                    f'<td><span class="share" style="width:{share * 120:.0f}px"></span> '
-                    f"{share:.0%}</td><td>{escape(b.result)}</td>"
-                    f"<td><code>{escape(b.log)}</code></td></tr>")
-    rows.append("</table>")
-    return "\n".join(rows)
+    return _template().render(
+        tl=tl, source=str(source), title=f"srcbuild run: {' '.join(tl.targets) or '(no plan)'}",
+        started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(tl.start)),
+        built=sum(1 for r in tl.rows if r.status in (Status.BUILT, Status.RESTORED)),
+        failed=[r.recipe for r in tl.rows if r.status == Status.FAILED],
+        colours=STEP_COLOURS, failed_colour=FAILED_COLOUR, svg=timeline_geometry(tl),
+        bars=sorted((b for r in tl.rows for b in r.bars), key=lambda b: -b.seconds),
+        share=lambda b: b.seconds / total, fmt_seconds=fmt_seconds) + "\n"
