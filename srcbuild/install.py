@@ -44,29 +44,52 @@ def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
 
 def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState) -> Installed:
     """Move a checked staged install into the prefix, all or nothing, and record it."""
-    stage = staged_prefix(destdir, prefix)
     files = staged_files(destdir, prefix, installed.name)
-    owners = state.owner_of()
     previous = state.get(installed.name)
     mine = set(previous.files) if previous else set()
+    _refuse_clashes(prefix, files, installed.name, state, mine)
+    temps = _copy_beside(staged_prefix(destdir, prefix), prefix, files, installed.name)
+    for tmp, target in temps:
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    for rel in sorted(mine - set(files), reverse=True):
+        _remove(prefix, rel)
+    record = Installed(
+        name=installed.name, version=installed.version, build_hash=installed.build_hash,
+        files=tuple(files), provides=installed.provides, requires=installed.requires,
+        options=installed.options, source=installed.source, installed_at=installed.installed_at)
+    state.record(record)
+    return record
+
+
+def _refuse_clashes(prefix: Path, files: list[str], name: str, state: PrefixState,
+                    mine: set[str]) -> None:
+    """A file of another package, or one srcbuild did not install, is never overwritten."""
+    owners = state.owner_of()
     clashes = []
     for rel in files:
         if rel.startswith(STATE_DIR + "/"):
-            raise InstallError(f"{installed.name} tried to install {rel}, inside srcbuild's "
+            raise InstallError(f"{name} tried to install {rel}, inside srcbuild's "
                                "own state folder.")
         target = prefix / rel
         owner = owners.get(rel)
-        if owner and owner != installed.name:
+        if owner and owner != name:
             clashes.append(f"{rel} (installed by {owner})")
         elif not owner and rel not in mine and (target.exists() or target.is_symlink()) \
                 and not target.is_dir():
             clashes.append(f"{rel} (not installed by srcbuild)")
     if clashes:
         raise InstallError(
-            f"Installing {installed.name} into {prefix} would overwrite "
+            f"Installing {name} into {prefix} would overwrite "
             f"{len(clashes)} file(s): {', '.join(clashes[:5])}.",
             "Uninstall the other package first, remove the stray files, or use another --prefix.")
 
+
+def _copy_beside(stage: Path, prefix: Path, files: list[str], name: str
+                 ) -> list[tuple[Path, Path]]:
+    """Copy every staged file next to its target under a temporary name (the renames that
+    follow cannot fail half-way for lack of space); on an error, undo and raise."""
     created_dirs: list[Path] = []
     temps: list[tuple[Path, Path]] = []
     try:
@@ -96,20 +119,9 @@ def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState)
                 d.rmdir()
             except OSError:
                 pass
-        raise InstallError(f"Merging {installed.name} into {prefix} failed: {e}; the prefix "
+        raise InstallError(f"Merging {name} into {prefix} failed: {e}; the prefix "
                            "was left as it was.", "Check free space and permissions.") from None
-    for tmp, target in temps:
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    for rel in sorted(mine - set(files), reverse=True):
-        _remove(prefix, rel)
-    record = Installed(
-        name=installed.name, version=installed.version, build_hash=installed.build_hash,
-        files=tuple(files), provides=installed.provides, requires=installed.requires,
-        options=installed.options, source=installed.source, installed_at=installed.installed_at)
-    state.record(record)
-    return record
+    return temps
 
 
 def _remove(prefix: Path, rel: str) -> None:
