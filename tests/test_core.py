@@ -35,16 +35,18 @@ def test_chain_builds_in_order_and_runs(sb, chain_recipes):
     for f in ("lib/libalpha.so", "lib/libbeta.so", "include/beta.h", "bin/gamma", "bin/delta",
               "lib/pkgconfig/alpha.pc", "lib/pkgconfig/beta.pc"):
         assert (p / f).exists(), f
-    mod = subprocess.run(["pkg-config", "--modversion", "beta"], env=run_env(p),
+    mod = subprocess.run(["pkg-config", "--modversion", "beta"], check=False, env=run_env(p),
                          capture_output=True, text=True)
     assert mod.stdout.strip() == "2.0.1", mod.stderr
     # rpath: the programs find the prefix's libraries without LD_LIBRARY_PATH
-    g = subprocess.run([p / "bin" / "gamma"], env=run_env(p), capture_output=True, text=True)
+    g = subprocess.run([p / "bin" / "gamma"], check=False, env=run_env(p), capture_output=True,
+                       text=True)
     assert g.stdout == "gamma says 43\n", g.stderr
-    d = subprocess.run([p / "bin" / "delta"], env=run_env(p), capture_output=True, text=True)
+    d = subprocess.run([p / "bin" / "delta"], check=False, env=run_env(p), capture_output=True,
+                       text=True)
     assert d.stdout == "delta says 42\n", d.stderr
     # the prefix's activate script puts it first, like a virtual environment's
-    got = subprocess.run(["sh", "-c", f". {p}/activate && command -v gamma"],
+    got = subprocess.run(["sh", "-c", f". {p}/activate && command -v gamma"], check=False,
                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert got.stdout.strip() == f"{p.resolve()}/bin/gamma"
     assert "built" in out.stderr
@@ -154,8 +156,8 @@ def test_unsafe_archive_is_refused(sb, tmp_path, members, links, why):
      "needs sha256"),
     ('version = "1"\n[[source]]\npath = "."\n[build]\nsystem = "scons"\n', "is not one of"),
     ('version = = "1"\n', "is not valid TOML"),
-    ('version = "1"\n[[source]]\npath = "."\n[build]\nsystem = "make"\n'
-     'make_args = ["{{ nope }}"]\n', "'nope' is undefined"),
+    (('version = "1"\n[[source]]\npath = "."\n[build]\nsystem = "make"\n'
+      'make_args = ["{{ nope }}"]\n'), "'nope' is undefined"),
 ])
 def test_bad_recipe_errors_name_file_and_key(sb, tmp_path, body, needle):
     (tmp_path / "r").mkdir()
@@ -213,7 +215,8 @@ def test_env_prints_prefix_first_exports(sb):
     out = sb("env").stdout
     assert f"export PATH={sb.prefix.resolve()}/bin${{PATH:+:$PATH}}" in out
     assert f"{sb.prefix.resolve()}/lib/pkgconfig" in out
-    got = subprocess.run(["sh", "-c", out + 'echo "$PATH"'], capture_output=True, text=True,
+    got = subprocess.run(["sh", "-c", out + 'echo "$PATH"'], check=False, capture_output=True,
+                         text=True,
                          env={"PATH": "/usr/bin:/bin"}).stdout
     assert got.strip() == f"{sb.prefix.resolve()}/bin:/usr/bin:/bin"
 
@@ -273,15 +276,18 @@ def test_second_run_waits_for_the_first(sb, chain_recipes, tmp_path):
     from srcbuild.errors import InstallError
     from srcbuild.state import prefix_lock
     with prefix_lock(sb.prefix):
-        with pytest.raises(InstallError, match="Another srcbuild run"):
-            with prefix_lock(sb.prefix, wait=False):
-                pass
+        with pytest.raises(InstallError, match="Another srcbuild run"), \
+                prefix_lock(sb.prefix, wait=False):
+            pass
         proc = sb.popen("alpha", "--recipes", str(chain_recipes))
-        import time
-        time.sleep(1.5)
+        assert proc.stderr is not None
+        seen = ""
+        # its first line says it waits (no fixed sleep: a loaded machine starts it late)
+        while "waiting for it to finish" not in seen and proc.poll() is None:
+            seen += proc.stderr.readline()
         assert proc.poll() is None  # still waiting on the lock
         assert not (sb.prefix / "lib" / "libalpha.so").exists()
-    err = proc.communicate(timeout=120)[1]
+    err = seen + proc.communicate(timeout=120)[1]
     assert proc.returncode == 0
     assert "waiting for it to finish" in err
     assert (sb.prefix / "lib" / "libalpha.so").exists()

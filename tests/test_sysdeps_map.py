@@ -126,7 +126,7 @@ def _shown_packages(names: list[str]) -> set[str]:
     still prints the records it found, so the exit code is not used.
     """
     proc = subprocess.run(
-        ["apt-cache", "show", "--no-all-versions", *names],
+        ["apt-cache", "show", "--no-all-versions", *names], check=False,
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,7 +12,7 @@ import pytest
 def debian_sources_available() -> str:
     if shutil.which("apt-get") is None:
         return "apt-get is not installed"
-    cp = subprocess.run(["apt-get", "source", "--print-uris", "-qq", "zlib"],
+    cp = subprocess.run(["apt-get", "source", "--print-uris", "-qq", "zlib"], check=False,
                         capture_output=True, text=True)
     if ".orig.tar." not in cp.stdout:
         return ("apt-get source --print-uris zlib lists no .orig tarball: add a deb-src line "
@@ -29,11 +29,11 @@ def test_libpng_links_the_prefix_zlib_built_from_source(sb):
     p = sb.prefix.resolve()
     env = {**os.environ, "PKG_CONFIG_PATH": f"{p}/lib/pkgconfig"}
     env.pop("LD_LIBRARY_PATH", None)
-    out = subprocess.run(["pkg-config", "--modversion", "libpng16"], env=env,
+    out = subprocess.run(["pkg-config", "--modversion", "libpng16"], check=False, env=env,
                          capture_output=True, text=True)
     assert out.stdout.strip() == "1.6.39"
     # libpng finds zlib with AC_CHECK_LIB; it must still link the prefix's copy, via rpath
-    ldd = subprocess.run(["ldd", str(p / "bin" / "pngfix")], env=env, capture_output=True,
+    ldd = subprocess.run(["ldd", str(p / "bin" / "pngfix")], check=False, env=env, capture_output=True,
                          text=True).stdout
     assert f"libz.so.1 => {p}/lib/libz.so.1" in ldd, ldd
     assert f"libpng16.so.16 => {p}/lib/libpng16.so.16" in ldd, ldd
