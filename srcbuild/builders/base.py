@@ -18,9 +18,6 @@ from srcbuild.kinds import Phase
 from srcbuild.recipe import Recipe
 from srcbuild.templates import Command, Folders, render, template_context
 
-# the phases a builder has commands for, in order
-BUILDER_PHASES = (Phase.CONFIGURE, Phase.BUILD, Phase.INSTALL)
-
 
 @dataclass(frozen=True)
 class BuildContext:
