@@ -207,6 +207,7 @@ class SourceCache:
 
     def _download_pypi(self, source: Source) -> Path:
         """A source distribution from the Python package index, through pip download."""
+        self.root.mkdir(parents=True, exist_ok=True)  # a fresh --cache-dir may not exist yet
         with tempfile.TemporaryDirectory(dir=self.root) as tmp:
             cp = self._apt([sys.executable, "-m", "pip", "download", "--no-deps",
                             "--no-binary", ":all:", "-q", "-d", tmp,

@@ -16,7 +16,8 @@ def test_every_shipped_recipe_loads_and_has_checked_sources():
     for expected in ("qemu", "glib", "pixman", "libslirp", "dtc", "pcre2", "meson", "zlib",
                      "libpng", "linux-headers", "binutils-cross", "kvm-sample-x86",
                      "arm64-hello-guest", "kvm-sample-arm64", "lab-x86", "lab-arm64",
-                     "linux-kernel", "busybox", "initramfs-arm64", "lab-arm64-kvm"):
+                     "linux-kernel", "busybox", "initramfs-arm64", "lab-arm64-kvm",
+                     "pyelftools", "dpdk", "dpdk-sample", "dpdk-lab-net", "lab-dpdk"):
         assert expected in names
     for r in book.all():
         for s in r.sources:
