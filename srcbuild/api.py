@@ -57,8 +57,13 @@ class Request:
     offline: bool = False
     mirrors: list[Path] = field(default_factory=list)
     keep_build: bool = False
-    binary_cache: str | None = field(
-        default_factory=lambda: os.environ.get("SRCBUILD_BINARY_CACHE") or None)
+    # folders, file:// or oci:// URLs, read in order; the variable separates them by spaces
+    binary_cache: list[str] = field(
+        default_factory=lambda: os.environ.get("SRCBUILD_BINARY_CACHE", "").split())
+    binary_cache_only: bool = False
+    signing_key: Path | None = None
+    trusted_keys: Path | None = None
+    require_signed: bool = False
     locked: Path | None = None  # a srcbuild.lock to resolve against
     allow_drift: bool = False
     system_packages: bool = False
@@ -71,15 +76,20 @@ class Request:
         env_dirs = [Path(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
         return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
 
-    def settings(self) -> Settings:
-        from srcbuild.bincache import open_cache
+    def settings(self, events: Events | None = None) -> Settings:
+        """How the engine builds; ``events`` hears what happens to the binary caches."""
+        from srcbuild.bincache import CacheOptions, open_cache
         from srcbuild.compilers import remote_slots
         from srcbuild.phases import Settings
 
         jobs = self.jobs + (remote_slots(self.distcc) if self.distcc else 0)
+        options = CacheOptions(self.signing_key, self.trusted_keys, self.require_signed,
+                               self.binary_cache_only, self.offline)
+        binary_cache = open_cache(self.binary_cache, options, self.cache_dir,
+                                  events.emit if events is not None else None)
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
-                        binary_cache=open_cache(self.binary_cache), ccache=self.ccache,
+                        binary_cache=binary_cache, ccache=self.ccache,
                         distcc=self.distcc, max_packages=self.max_packages)
 
 
@@ -124,7 +134,7 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
 
     prefix = req.prefix.resolve()
     prefix.mkdir(parents=True, exist_ok=True)
-    settings = req.settings()
+    settings = req.settings(events)
     settings.prefix = prefix
     with FileRecorder(req.cache_dir / "runs" / "last.jsonl") as recorder:
         events.subscribe(recorder)

@@ -1,7 +1,9 @@
 """The binary cache: checked staged trees stored as reproducible archives, keyed by build hash.
 
-The engine only sees the ``BinaryCache`` protocol; ``open_cache`` turns a ``--binary-cache``
-value into an implementation, so an HTTP or S3 cache is one more class here.
+The engine only sees the ``BinaryCache`` protocol; ``open_cache`` turns the ``--binary-cache``
+values (folders, ``file://`` URLs, ``oci://`` registries) into one ``CacheChain`` that reads
+from each in order and stores into the first writable one. The registry cache lives in
+``ocicache.py``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,25 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from srcbuild import __version__
-from srcbuild.errors import CorruptEntry, UsageError
+from srcbuild.errors import (
+    CacheMiss,
+    CacheUnavailable,
+    CorruptEntry,
+    NotStored,
+    SrcbuildError,
+    UsageError,
+)
 from srcbuild.fetch import safe_extract, sha256_file
+from srcbuild.kinds import EventKind
+
+if TYPE_CHECKING:
+    from srcbuild.ocicache import Trust
+    from srcbuild.signing import SigningKey
 
 Manifest = dict[str, Any]
 
@@ -192,12 +207,165 @@ class LocalDirCache:
         return Path(tmp)
 
 
-def open_cache(spec: str | Path | None) -> BinaryCache | None:
-    """A ``--binary-cache`` value (a folder today) as a BinaryCache, or None."""
-    if spec is None or str(spec) == "":
+class Report(Protocol):
+    """Where a chain says what happened to its caches: a run's ``Events.emit``."""
+
+    def __call__(self, kind: EventKind, **data: Any) -> None: ...
+
+
+def _silent(kind: EventKind, **data: Any) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class CacheOptions:
+    """What the command line says about binary caches besides where they are."""
+
+    signing_key: Path | None = None  # sign entries pushed to a registry
+    trusted_keys: Path | None = None  # a folder of .pub files
+    require_signed: bool = False  # refuse entries without a valid trusted signature
+    only: bool = False  # --binary-cache-only: a miss is an error, nothing is compiled
+    offline: bool = False
+
+
+class CacheChain:
+    """Several caches as one: read from each in order, store into the first writable one.
+
+    A cache that fails (registry down, 401, 429 or 5xx after retries) is reported in one
+    line and left alone for the rest of the run; one that refuses a push stays readable.
+    """
+
+    def __init__(self, caches: list[BinaryCache], report: Report | None = None,
+                 only: bool = False) -> None:
+        self.caches = caches
+        self.report: Report = report or _silent
+        self.only = only
+        self._down: set[int] = set()
+        self._read_only: set[int] = set()
+        self._hits: dict[str, BinaryCache] = {}
+
+    def describe(self) -> str:
+        return ", ".join(c.describe() for c in self.caches)
+
+    def _unavailable(self, i: int, error: SrcbuildError, read_only: bool = False) -> None:
+        if i in self._down or (read_only and i in self._read_only):
+            return
+        (self._read_only if read_only else self._down).add(i)
+        what = "storing into it is skipped" if read_only else "it is not used"
+        self.report(EventKind.CACHE_UNAVAILABLE, where=self.caches[i].describe(),
+                    text=error.message, read_only=read_only)
+        self.report(EventKind.MESSAGE, text=f"binary cache: {error.message} {what} for the "
+                                            "rest of this run; packages are built from source.")
+
+    def get(self, key: str) -> Path | None:
+        for i, cache in enumerate(self.caches):
+            if i in self._down:
+                continue
+            try:
+                archive = cache.get(key)
+            except CacheUnavailable as e:
+                self._unavailable(i, e)
+                continue
+            except CorruptEntry as e:
+                if self.only:
+                    raise CacheMiss(f"{e.message}", "--binary-cache-only forbids building it; "
+                                    "run without it once to push a good entry.") from None
+                raise
+            if archive is not None:
+                self._hits[key] = cache
+                return archive
+        if self.only:
+            raise CacheMiss(f"No binary cache has build hash {key} "
+                            f"({self.describe() or 'none given'}), and --binary-cache-only "
+                            "forbids building it.",
+                            "Run once without --binary-cache-only on a machine that pushes "
+                            "(same prefix path, same recipes and options).")
         return None
-    text = str(spec)
-    if "://" in text and not text.startswith("file://"):
-        raise UsageError(f"--binary-cache {text}: only local folders are supported so far.",
-                         "Give a folder path; sync it with your CI's cache step.")
-    return LocalDirCache(Path(text.removeprefix("file://")).expanduser().absolute())
+
+    def manifest(self, key: str) -> Manifest | None:
+        cache = self._hits.get(key)
+        return cache.manifest(key) if cache is not None else None
+
+    def put(self, key: str, archive: Path, manifest: Manifest) -> None:
+        for i, cache in enumerate(self.caches):
+            if i in self._down or i in self._read_only:
+                continue
+            try:
+                cache.put(key, archive, manifest)
+                return
+            except CacheUnavailable as e:
+                self._unavailable(i, e, e.read_only)
+            except OSError as e:
+                self._unavailable(i, SrcbuildError(f"Binary cache {cache.describe()} cannot "
+                                                   f"store ({e})."), read_only=True)
+        raise NotStored(f"no writable binary cache among {self.describe()}")
+
+
+def open_cache(spec: str | Path | list[str] | None, options: CacheOptions | None = None,
+               cache_dir: Path | None = None, report: Report | None = None,
+               environ: dict[str, str] | None = None) -> BinaryCache | None:
+    """``--binary-cache`` values (a folder, ``file://PATH``, ``oci://HOST/REPO``; a list
+    reads in order) as one BinaryCache, or None when there are none."""
+    specs = [str(s) for s in (spec if isinstance(spec, list) else [spec]) if s]
+    options = options or CacheOptions()
+    if not specs:
+        if options.only:
+            raise UsageError("--binary-cache-only needs a binary cache to restore from.",
+                             "Add --binary-cache DIR or --binary-cache oci://HOST/REPOSITORY "
+                             "(or set SRCBUILD_BINARY_CACHE).")
+        return None
+    environ = dict(os.environ) if environ is None else environ
+    report = report or _silent
+    trust = _trust(options)
+    signing_key = None
+    if options.signing_key is not None:
+        from srcbuild.signing import load_signing_key
+
+        signing_key = load_signing_key(options.signing_key)
+    caches: list[BinaryCache] = []
+    for text in specs:
+        if text.startswith("oci://"):
+            if options.offline:
+                report(EventKind.MESSAGE,
+                       text=f"binary cache {text}: not used with --offline.")
+                continue
+            caches.append(_open_oci(text, signing_key, trust, cache_dir, environ))
+        elif "://" in text and not text.startswith("file://"):
+            raise UsageError(f"--binary-cache {text}: srcbuild knows folders, file:// and "
+                             "oci:// caches.", "For example --binary-cache DIR or "
+                             "--binary-cache oci://HOST/REPOSITORY.")
+        else:
+            if options.require_signed:
+                raise UsageError(f"--require-signed: the folder cache {text} carries no "
+                                 "signatures, so every entry of it would be refused.",
+                                 "Use only oci:// caches with --require-signed.")
+            caches.append(LocalDirCache(Path(text.removeprefix("file://")).expanduser()
+                                        .absolute()))
+    return CacheChain(caches, report, options.only)
+
+
+def _trust(options: CacheOptions) -> Trust | None:
+    if options.require_signed and options.trusted_keys is None:
+        raise UsageError("--require-signed needs --trusted-keys DIR: the keys whose "
+                         "signatures are accepted.",
+                         "Copy the .pub files written by `srcbuild keys generate` into DIR.")
+    if options.trusted_keys is None:
+        return None
+    from srcbuild.ocicache import Trust
+    from srcbuild.signing import load_trusted_keys
+
+    return Trust(load_trusted_keys(options.trusted_keys), options.trusted_keys,
+                 options.require_signed)
+
+
+def _open_oci(text: str, signing_key: SigningKey | None, trust: Trust | None,
+              cache_dir: Path | None,
+              environ: dict[str, str]) -> BinaryCache:
+    from srcbuild import ocicreds
+    from srcbuild.oci import Registry, parse_reference
+    from srcbuild.ocicache import OciCache, downloads_dir
+
+    ref = parse_reference(text)
+    registry = Registry(ref, ocicreds.find(ref.host, environ))
+    downloads = downloads_dir(cache_dir or Path(tempfile.gettempdir()) / "srcbuild")
+    return OciCache(registry, downloads, signing_key, trust)

@@ -82,9 +82,6 @@ def add_build(p: argparse.ArgumentParser) -> None:
     """How to build: for the subcommands that build into a prefix."""
     add_jobs(p)
     p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
-    p.add_argument("--binary-cache", default=None, metavar="DIR",
-                   help="restore and store checked staged trees keyed by build hash "
-                        "(default: $SRCBUILD_BINARY_CACHE)")
     p.add_argument("--max-packages", type=int, default=None, metavar="N",
                    help="build at most N packages at once (default: as the -j budget allows; "
                         "1 builds one package at a time)")
@@ -92,6 +89,24 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distcc", default=None, metavar="HOSTS",
                    help="compile on these distcc hosts (DISTCC_HOSTS syntax); -j grows by "
                         "their slots")
+
+
+def add_binary_cache(p: argparse.ArgumentParser) -> None:
+    """Where checked stages are restored from and stored, and whose signatures count: for the
+    subcommands that build into a prefix."""
+    p.add_argument("--binary-cache", action="append", default=None,
+                   metavar="DIR|oci://HOST/REPO",
+                   help="restore and store checked staged trees keyed by build hash; "
+                        "repeatable: read in order, store into the first writable one "
+                        "(default: $SRCBUILD_BINARY_CACHE, separated by spaces)")
+    p.add_argument("--binary-cache-only", action="store_true",
+                   help="a package no binary cache has is an error: compile nothing")
+    p.add_argument("--signing-key", type=path, default=None, metavar="FILE",
+                   help="sign entries pushed to an oci:// cache (srcbuild keys generate)")
+    p.add_argument("--trusted-keys", type=path, default=None, metavar="DIR",
+                   help="check signatures of restored entries against the .pub keys in DIR")
+    p.add_argument("--require-signed", action="store_true",
+                   help="with --trusted-keys: refuse entries without a valid signature")
 
 
 def add_system_packages(p: argparse.ArgumentParser) -> None:
@@ -117,6 +132,7 @@ def install_arguments(p: argparse.ArgumentParser, locked_option: bool = True) ->
     add_resolution(p)
     add_sources(p)
     add_build(p)
+    add_binary_cache(p)
     add_system_packages(p)
     if locked_option:
         p.add_argument("--locked", type=path, default=None, metavar="FILE",
@@ -209,6 +225,13 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to write the page (default: CACHE/runs/report.html)")
 
 
+def keys_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    g = sub.add_parser("generate", help="write DIR/KEYID.key (secret, mode 0600) and "
+                                        "DIR/KEYID.pub")
+    g.add_argument("dir", type=path, metavar="DIR", help="where to write the key pair")
+
+
 # -- the table ---------------------------------------------------------------------------------
 class Subcommand:
     """One row of the table (a plain class: dataclasses would cost --version an import)."""
@@ -297,6 +320,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Build the graph twice from scratch and compare the staged trees file by file.\n\n"
         "example: srcbuild verify-repro zlib",
         verify_repro_arguments, "provision:verify_repro"),
+    "keys": Subcommand(
+        "make a key pair that signs binary cache entries",
+        "Write an ed25519 key pair: the .key signs what a machine pushes to an oci:// binary "
+        "cache (--signing-key), the .pub goes into the --trusted-keys folder of the machines "
+        "that restore.\n\n"
+        "example: srcbuild keys generate ~/.config/srcbuild/keys",
+        keys_arguments, "keys:keys"),
 }
 
 

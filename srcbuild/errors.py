@@ -81,10 +81,57 @@ class DriftError(UsageError):
     """The resolution differs from the lock and --allow-drift was not given (exit 2)."""
 
 
-class CorruptEntry(SrcbuildError):
-    """A binary cache entry whose archive does not match its manifest; it has been removed."""
-
-
 class RequirementSyntaxError(ValueError):
     """A requirement text that is not KIND:NAME [OP VERSION]; recipe.py turns it into a
     RecipeError naming the file and key."""
+
+
+# -- the binary cache -----------------------------------------------------------------------
+class CorruptEntry(SrcbuildError):
+    """A binary cache entry that does not match its manifest or its digests; nothing of it is
+    unpacked (a folder cache removes it) and the package is built from source."""
+
+
+class UntrustedEntry(CorruptEntry):
+    """An entry refused by the signature checks (unsigned under --require-signed, signed only
+    by a key not trusted, or a signature that does not match)."""
+
+
+class CacheUnavailable(SrcbuildError):
+    """A binary cache that cannot be used now (down, refusing, failing): said once, then the
+    run goes on without it. ``read_only``: it may be read, but these credentials may not
+    store."""
+
+    def __init__(self, message: str, hint: str = "", read_only: bool = False) -> None:
+        super().__init__(message, hint)
+        self.read_only = read_only
+
+
+class CacheMiss(SrcbuildError):
+    """With --binary-cache-only: a package that no binary cache can restore."""
+
+
+class NotStored(OSError):
+    """No binary cache took an entry; the chain has already said why, once for the run.
+    (An OSError, as every failed store is: the store phase only warns about those.)"""
+
+
+class RegistryUnavailable(SrcbuildError):
+    """An OCI registry that cannot be used now: unreachable, overloaded, or failing."""
+
+    def __init__(self, message: str, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class RegistryDenied(RegistryUnavailable):
+    """401 or 403: these credentials may not do this (often: may read but not push)."""
+
+
+class DigestMismatch(SrcbuildError):
+    """A registry's blob or manifest whose content does not hash to the digest it was asked
+    by (the cache turns it into a CorruptEntry naming the entry)."""
+
+
+class MissingCryptography(UsageError):
+    """Signing or checking signatures without the ``cryptography`` package installed."""

@@ -78,6 +78,7 @@ class EventKind(StrEnum):
     CACHE_HIT = "cache_hit"
     CACHE_CORRUPT = "cache_corrupt"
     CACHE_STORE = "cache_store"
+    CACHE_UNAVAILABLE = "cache_unavailable"  # a binary cache left alone for the rest of a run
     DRIFT = "drift"
     MIRRORED = "mirrored"
 

@@ -20,7 +20,7 @@ from srcbuild import compilers
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.builders import BUILDERS, BuildContext, Builder
 from srcbuild.builders.base import copy_source
-from srcbuild.errors import BuildError, CorruptEntry, SrcbuildError
+from srcbuild.errors import BuildError, CorruptEntry, NotStored, SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.graph import Node
@@ -112,7 +112,9 @@ def restore_or_fetch(job: Job) -> None:
 
 
 def _restore(job: Job) -> dict[str, str] | None:
-    """Unpack a cached, verified staged tree into the stage; its recorded source, or None."""
+    """Unpack a cached, verified staged tree into the stage; its recorded source, or None.
+    A corrupt or untrusted entry means a build from source; with --binary-cache-only the
+    chain raises CacheMiss instead, and the package fails."""
     from srcbuild import bincache
 
     cache, node = job.s.binary_cache, job.node
@@ -285,6 +287,8 @@ def store(job: Job) -> None:
         cache.put(node.build_hash, archive, bincache.manifest(
             node.name, node.recipe.version, node.build_hash, archive, files,
             _source_record(fetched)))
+    except NotStored:
+        return  # the cache chain has said why, once for the run
     except OSError as e:
         job.svc.events.message(f"    {node.name}: not stored in the binary cache "
                                f"{cache.describe()} ({e}).")

@@ -99,7 +99,7 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
     with tempfile.TemporaryDirectory(prefix="srcbuild-repro-") as tmp:
         root = Path(tmp)
         prefix = root / "prefix"
-        req = dataclasses.replace(req, prefix=prefix, binary_cache=None)
+        req = dataclasses.replace(req, prefix=prefix, binary_cache=[])
         graph = api.resolve(req)
         require_satisfiable(graph)
         stores = []
