@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -455,3 +456,193 @@ def test_require_signed_without_trusted_keys_is_a_usage_error(sb, recipes, regis
     cp = sb("alpha", "--recipes", str(recipes), "--binary-cache", registry.url(),
             "--require-signed", check=2)
     assert "--require-signed needs --trusted-keys DIR" in cp.stderr
+
+
+# -- a bearer-token registry, and a proxy that answers 429 and 503 ----------------------------
+class _Server:
+    """A threaded HTTP server on 127.0.0.1:FREE running ``handle(handler)``; stopped at exit."""
+
+    def __init__(self, handle) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = \
+                lambda self: handle(self)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _token_server(cert: Path, key: Path, users: dict[str, str], seen: list[dict]) -> _Server:
+    """A registry token endpoint as GitLab and GHCR run one: basic credentials in, a JWT
+    (ES256, the certificate in x5c) granting the scope asked for out."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.x509 import load_pem_x509_certificate
+
+    private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    der = load_pem_x509_certificate(cert.read_bytes()).public_bytes(serialization.Encoding.DER)
+
+    def handle(h) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+        auth = h.headers.get("Authorization", "")
+        user, _, password = (base64.b64decode(auth[6:]).decode().partition(":")
+                             if auth.startswith("Basic ") else ("", "", ""))
+        seen.append({"scope": query.get("scope"), "user": user})
+        if users.get(user) != password or not user:
+            h.send_response(401)
+            h.end_headers()
+            return
+        _, name, actions = query["scope"].split(":")
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(der).decode()]}
+        claims = {"iss": "srcbuild-test-issuer", "sub": user, "aud": query["service"],
+                  "exp": now + 300, "nbf": now - 10, "iat": now, "jti": str(now),
+                  "access": [{"type": "repository", "name": name,
+                              "actions": actions.split(",")}]}
+        signing_input = f"{_b64url(json.dumps(header).encode())}." \
+                        f"{_b64url(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(private.sign(signing_input.encode(),
+                                                 ec.ECDSA(hashes.SHA256())))
+        token = f"{signing_input}.{_b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        body = json.dumps({"token": token, "expires_in": 300}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return _Server(handle)
+
+
+def test_bearer_token_challenge_as_ghcr_and_gitlab_use(tmp_path):
+    root = tmp_path / "tokenreg"
+    root.mkdir()
+    cert, key = _self_signed(root)
+    seen: list[dict] = []
+    tokens = _token_server(cert, key, {"ci": "job-token-xyz"}, seen)
+    port = _free_port()
+    (root / "config.yml").write_text(
+        "version: 0.1\nlog: {level: warn, accesslog: {disabled: true}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}', secret: test-only}}\n"
+        f"auth: {{token: {{realm: 'http://127.0.0.1:{tokens.port}/token', "
+        f"service: srcbuild-test, issuer: srcbuild-test-issuer, rootcertbundle: {cert}}}}}\n")
+    proc = subprocess.Popen([str(REGISTRY), "serve", str(root / "config.yml")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(port, proc)
+        url = f"oci://127.0.0.1:{port}/team/srcbuild"
+        env = {"SRCBUILD_REGISTRY_USER": "ci", "SRCBUILD_REGISTRY_PASSWORD": "job-token-xyz"}
+        cache = bincache.open_cache([url], cache_dir=tmp_path / "c", environ=env)
+        archive = _payload(tmp_path, b"token")
+        cache.put("t" * 64, archive, bincache.manifest("x", "1", "t" * 64, archive, ["a"], {}))
+        got = bincache.open_cache([url], cache_dir=tmp_path / "d", environ=env).get("t" * 64)
+        assert got is not None and sha256_file(got) == sha256_file(archive)
+        assert {s["scope"] for s in seen} == {"repository:team/srcbuild:pull",
+                                              "repository:team/srcbuild:pull,push"}
+        assert all(s["user"] == "ci" for s in seen)
+
+        said: list[str] = []
+        anonymous = bincache.open_cache([url], cache_dir=tmp_path / "e", environ={},
+                                        report=lambda kind, **d: said.append(d.get("text", "")))
+        assert anonymous.get("t" * 64) is None  # denied: one line, then from source
+        assert anonymous.get("t" * 64) is None
+        assert len(said) == 2 and "HTTP 401" in said[0]  # the event and its message line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        tokens.close()
+
+
+def _wait_for(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 15
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("docker-registry did not start")
+
+
+def _flaky_proxy(upstream: int, fail) -> tuple[_Server, list[int]]:
+    """Forwards to the registry, except that request number N gets ``fail(N)`` when that is
+    a status (429 with Retry-After: 0, or 503). Returns the server and the statuses sent."""
+    import http.client
+
+    sent: list[int] = []
+
+    def handle(h) -> None:
+        status = fail(len(sent))
+        if status:
+            sent.append(status)
+            h.send_response(status)
+            if status == 429:
+                h.send_header("Retry-After", "0")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else None
+        conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
+        conn.request(h.command, h.path, body=body, headers=dict(h.headers))
+        resp = conn.getresponse()
+        data = resp.read()
+        sent.append(resp.status)
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding", "date",
+                                 "server"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+        conn.close()
+
+    return _Server(handle), sent
+
+
+def test_429_and_503_are_retried_with_backoff_and_bounded(registry, tmp_path):
+    proxy, sent = _flaky_proxy(registry.port, lambda n: (429, 503)[n % 4 // 2] if n % 2 == 0
+                               else None)  # every other request fails once
+    try:
+        ref = Reference(f"127.0.0.1:{proxy.port}", "127.0.0.1", "srcbuild/flaky")
+        from srcbuild.ocicache import OciCache
+
+        cache = OciCache(Registry(ref, Credentials(), backoff=0.01), tmp_path / "dl")
+        archive = _payload(tmp_path, b"flaky")
+        cache.put("f" * 64, archive, bincache.manifest("x", "1", "f" * 64, archive, ["a"], {}))
+        got = cache.get("f" * 64)
+        assert got is not None and sha256_file(got) == sha256_file(archive)
+        assert sent.count(429) >= 3 and sent.count(503) >= 3
+
+        # always 503: given up after 1 + 3 retries, said once, then not asked again
+        sent.clear()
+        proxy.close()
+        proxy, sent = _flaky_proxy(registry.port, lambda n: 503)
+        ref = Reference(f"127.0.0.1:{proxy.port}", "127.0.0.1", "srcbuild/flaky")
+        said: list[str] = []
+        chain_ = bincache.CacheChain([OciCache(Registry(ref, Credentials(), backoff=0.01),
+                                               tmp_path / "dl2")],
+                                     lambda kind, **d: said.append(d.get("text", "")))
+        assert chain_.get("f" * 64) is None and chain_.get("f" * 64) is None
+        assert sent == [503] * 4  # the first try and 3 retries of the manifest GET, once
+        assert len(said) == 2 and "HTTP 503 after 4 tries" in said[1]
+    finally:
+        proxy.close()
