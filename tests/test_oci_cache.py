@@ -586,8 +586,10 @@ def _flaky_proxy(upstream: int, fail) -> tuple[_Server, list[int]]:
     import http.client
 
     sent: list[int] = []
+    requests: list[str] = []
 
     def handle(h) -> None:
+        requests.append(f"{h.command} {urllib.parse.unquote(h.path)}")
         status = fail(len(sent))
         if status:
             sent.append(status)
@@ -615,7 +617,9 @@ def _flaky_proxy(upstream: int, fail) -> tuple[_Server, list[int]]:
             h.wfile.write(data)
         conn.close()
 
-    return _Server(handle), sent
+    server = _Server(handle)
+    server.requests = requests
+    return server, sent
 
 
 def test_429_and_503_are_retried_with_backoff_and_bounded(registry, tmp_path):
@@ -631,6 +635,14 @@ def test_429_and_503_are_retried_with_backoff_and_bounded(registry, tmp_path):
         got = cache.get("f" * 64)
         assert got is not None and sha256_file(got) == sha256_file(archive)
         assert sent.count(429) >= 3 and sent.count(503) >= 3
+        # the same archive under another build hash: HEAD finds the layer, only the new
+        # config blob is uploaded
+        proxy.requests.clear()
+        cache.put("g" * 64, archive, bincache.manifest("x", "1", "g" * 64, archive, ["a"], {}))
+        layer = f"sha256:{sha256_file(archive)}"
+        assert f"HEAD /v2/srcbuild/flaky/blobs/{layer}" in proxy.requests
+        uploads = [r for r in proxy.requests if r.startswith("PUT") and "digest=" in r]
+        assert uploads and not [r for r in uploads if layer in r]
 
         # always 503: given up after 1 + 3 retries, said once, then not asked again
         sent.clear()
