@@ -251,11 +251,12 @@ class CacheChain:
         if i in self._down or (read_only and i in self._read_only):
             return
         (self._read_only if read_only else self._down).add(i)
-        what = "storing into it is skipped" if read_only else "it is not used"
+        what = ("Nothing more is stored into it for the rest of this run." if read_only else
+                "It is not used for the rest of this run; what it would restore is built from "
+                "source.")
         self.report(EventKind.CACHE_UNAVAILABLE, where=self.caches[i].describe(),
-                    text=error.message, read_only=read_only)
-        self.report(EventKind.MESSAGE, text=f"binary cache: {error.message} {what} for the "
-                                            "rest of this run; packages are built from source.")
+                    text=str(error), read_only=read_only)
+        self.report(EventKind.MESSAGE, text=f"{error.message} {what} {error.hint}".rstrip())
 
     def get(self, key: str) -> Path | None:
         for i, cache in enumerate(self.caches):
