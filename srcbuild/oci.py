@@ -69,8 +69,13 @@ def parse_reference(text: str) -> Reference:
 
     parts = urllib.parse.urlsplit(text)
     repository = parts.path.strip("/")
+    if "@" in parts.netloc:  # never echo what may be a password
+        raise UsageError(f"--binary-cache oci://...@{parts.netloc.rsplit('@', 1)[1]}/"
+                         f"{repository}: credentials in the URL are refused (nothing was sent).",
+                         "Use `docker login`, or SRCBUILD_REGISTRY_USER and "
+                         "SRCBUILD_REGISTRY_PASSWORD.")
     bad = (parts.scheme != "oci" or not parts.hostname or not repository or parts.query
-           or parts.fragment or parts.username or not re.fullmatch(_REPO, repository))
+           or parts.fragment or not re.fullmatch(_REPO, repository))
     if bad:
         raise UsageError(f"--binary-cache {text} is not oci://HOST[:PORT]/REPOSITORY with a "
                          "lowercase repository name.",

@@ -452,6 +452,17 @@ def test_signed_entry_accepted_tampered_or_unknown_key_refused(sb, recipes, regi
     assert cache.get(key) is not None
 
 
+def test_cache_urls_are_checked_and_never_echo_a_password():
+    from srcbuild.errors import UsageError
+
+    with pytest.raises(UsageError, match="credentials in the URL are refused") as e:
+        bincache.open_cache(["oci://ci:hunter2@127.0.0.1:5000/x"])
+    assert "hunter2" not in str(e.value)
+    for bad in ("oci://127.0.0.1:5000", "oci://127.0.0.1/Upper/Case", "s3://bucket/x"):
+        with pytest.raises(UsageError):
+            bincache.open_cache([bad])
+
+
 def test_require_signed_without_trusted_keys_is_a_usage_error(sb, recipes, registry):
     cp = sb("alpha", "--recipes", str(recipes), "--binary-cache", registry.url(),
             "--require-signed", check=2)
