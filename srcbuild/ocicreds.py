@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,14 +83,17 @@ def from_docker_config(host: str, environ: Mapping[str, str]) -> Credentials:
             return Credentials(entry["username"], entry.get("password", ""), origin=origin)
     helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
     if helper:
-        return from_helper(str(helper), host)
+        return from_helper(str(helper), host, environ)
     return Credentials()
 
 
-def from_helper(helper: str, host: str) -> Credentials:
+def from_helper(helper: str, host: str, environ: Mapping[str, str]) -> Credentials:
     """Ask ``docker-credential-HELPER get``; its stderr is dropped, it may name the secret."""
+    program = shutil.which(f"docker-credential-{helper}", path=environ.get("PATH"))
+    if program is None:
+        return Credentials()
     try:
-        cp = subprocess.run([f"docker-credential-{helper}", "get"], input=host,
+        cp = subprocess.run([program, "get"], input=host, env=dict(environ),
                             capture_output=True, text=True, timeout=30, check=False)
         data = json.loads(cp.stdout) if cp.returncode == 0 else {}
     except (OSError, ValueError, subprocess.TimeoutExpired):

@@ -7,6 +7,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -230,6 +231,14 @@ def test_push_goes_to_the_first_writable_cache(registry, tmp_path):
     assert got is not None and sha256_file(got) == sha256_file(archive)
 
 
+def test_file_urls_and_folders_are_the_same_cache(tmp_path):
+    archive, key = _payload(tmp_path, b"folder"), "3" * 64
+    m = bincache.manifest("x", "1", key, archive, ["share/payload"], {})
+    bincache.open_cache([f"file://{tmp_path / 'fc'}"]).put(key, archive, m)
+    got = bincache.open_cache([str(tmp_path / "fc")]).get(key)
+    assert got == tmp_path / "fc" / f"{key}.tar.gz" and sha256_file(got) == m["sha256"]
+
+
 def _payload(folder: Path, content: bytes) -> Path:
     stage = folder / f"stage-{content[:8].hex()}"
     (stage / "share").mkdir(parents=True)
@@ -334,7 +343,7 @@ def test_the_registry_stopped_mid_run_means_building_from_source(sb, recipes, re
 
 
 # -- auth -------------------------------------------------------------------------------------
-def test_basic_auth_over_tls_and_secrets_never_shown(sb, recipes, tmp_path):
+def test_basic_auth_over_tls_and_secrets_never_shown(sb, recipes, tmp_path, monkeypatch):
     password = "s3cret-Pa55-never-shown"
     reg = start_registry(tmp_path / "authreg", {"ci": password})
     try:
@@ -378,6 +387,22 @@ def test_basic_auth_over_tls_and_secrets_never_shown(sb, recipes, tmp_path):
         outputs.append(cp)
         [said_tls] = messages(events(cp), "for the rest of this run")
         assert "certificate" in said_tls and "SSL_CERT_FILE" in said_tls
+
+        # a credential helper, as `credsStore` names one (docker-credential-NAME get)
+        helpers = tmp_path / "helpers"
+        helpers.mkdir()
+        helper = helpers / "docker-credential-srcbuildtest"
+        helper.write_text("#!/bin/sh\nread host\n"
+                          f"[ \"$host\" = 127.0.0.1:{reg.port} ] && "
+                          f"echo '{{\"Username\": \"ci\", \"Secret\": \"{password}\"}}'\n")
+        helper.chmod(0o755)
+        (docker / "config.json").write_text(json.dumps({"credsStore": "srcbuildtest"}))
+        environ = {**os.environ, **tls, "DOCKER_CONFIG": str(docker),
+                   "PATH": f"{helpers}:{os.environ['PATH']}"}
+        monkeypatch.setenv("SSL_CERT_FILE", str(reg.cert))  # read when TLS is set up
+        cache = bincache.open_cache([url], cache_dir=tmp_path / "helper", environ=environ)
+        [key] = [e["build_hash"] for e in events(outputs[0]) if e["event"] == "cache_store"]
+        assert cache.get(key) is not None
 
         logs = [p.read_text(errors="replace") for p in sb.cache.rglob("*")
                 if p.is_file() and p.suffix in (".log", ".jsonl")]
