@@ -186,6 +186,13 @@ class OciCache:
                 out.append(sig)
         return out
 
+    def _signed_by_us(self, key: str, digest: str) -> bool:
+        assert self.signing_key is not None
+        ours = self.signing_key.public()
+        return any(sig.get("key_id") == ours.key_id
+                   and ours.verify(payload(key, digest), str(sig.get("signature", "")))
+                   for sig in self._signatures(digest))
+
     def manifest(self, key: str) -> Manifest | None:
         return self._manifests.get(key)
 
@@ -200,8 +207,15 @@ class OciCache:
 
     def _put(self, key: str, archive: Path, manifest: Manifest) -> None:
         reg = self.registry
-        if reg.has_manifest(key):
-            return  # the first entry for a build hash wins, as in a folder cache
+        if self.signing_key is None:
+            if reg.has_manifest(key):
+                return  # the first entry for a build hash wins, as in a folder cache
+        else:
+            got = reg.get_manifest(key)
+            if got is not None and self._signed_by_us(key, got[1]):
+                return
+            # unsigned, or signed by another key: ours replaces it, or a cache that has just
+            # started to require signatures would rebuild that package forever
         config = _dumps(manifest)
         config_digest = sha256_digest(config)
         layer_digest = "sha256:" + str(manifest["sha256"])

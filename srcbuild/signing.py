@@ -58,6 +58,9 @@ class SigningKey:
     def sign(self, data: bytes) -> str:
         return base64.b64encode(self._private.sign(data)).decode()
 
+    def public(self) -> PublicKey:
+        return PublicKey(self.key_id, self.path, self._private.public_key())
+
 
 @dataclass(frozen=True)
 class PublicKey:

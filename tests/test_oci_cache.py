@@ -476,6 +476,14 @@ def test_signed_entry_accepted_tampered_or_unknown_key_refused(sb, recipes, regi
     cache = bincache.open_cache([registry.url("srcbuild/unsigned")], lenient, tmp_path / "r2")
     assert cache.get(key) is not None
 
+    # a pusher with a key replaces an entry it did not sign; then it is accepted
+    signer = bincache.open_cache([registry.url("srcbuild/unsigned")],
+                                 bincache.CacheOptions(signing_key=key1), tmp_path / "s")
+    signer.put(key, archive, bincache.manifest("alpha", "1", key, archive, ["share/payload"],
+                                               {}))
+    cache = bincache.open_cache([registry.url("srcbuild/unsigned")], strict, tmp_path / "r3")
+    assert cache.get(key) is not None
+
 
 def test_cache_urls_are_checked_and_never_echo_a_password():
     from srcbuild.errors import UsageError
