@@ -316,10 +316,13 @@ def test_the_registry_stopped_mid_run_means_building_from_source(sb, recipes, re
     stopper.mkdir(parents=True)
     (stopper / "Makefile").write_text("install:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share\n"
                                       "\techo stopped > $(DESTDIR)$(PREFIX)/share/stopper\n")
+    # killed, not asked to stop (it would drain), and gone before the check ends
+    wait = (f"import socket, time\\nwhile True:\\n try: socket.create_connection(('127.0.0.1', "
+            f"{registry.port}), 1).close(); time.sleep(0.05)\\n except OSError: break")
     recipe(recipes, "stopper", f"""
         version = "1"
         requires = ["pkgconfig:alpha"]
-        check = [["kill", "-TERM", "{registry.proc.pid}"]]
+        check = [["kill", "-KILL", "{registry.proc.pid}"], ["{sys.executable}", "-c", "{wait}"]]
         [[source]]
         path = "{stopper}"
         [build]
