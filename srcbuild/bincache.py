@@ -2,8 +2,9 @@
 
 The engine only sees the ``BinaryCache`` protocol; ``open_cache`` turns the ``--binary-cache``
 values (folders, ``file://`` URLs, ``oci://`` registries) into one ``CacheChain`` that reads
-from each in order and stores into the first writable one. The registry cache lives in
-``ocicache.py``.
+from each in order and stores into the first writable one. The registry cache is
+``ocicache.py`` (entries and signatures) over ``oci.py`` (manifests and blobs) over
+``ocitransport.py`` (HTTP, auth, retries).
 """
 
 from __future__ import annotations
@@ -363,8 +364,9 @@ def _open_oci(text: str, signing_key: SigningKey | None, trust: Trust | None,
               cache_dir: Path | None,
               environ: dict[str, str]) -> BinaryCache:
     from srcbuild import ocicreds
-    from srcbuild.oci import Registry, parse_reference
+    from srcbuild.oci import Registry
     from srcbuild.ocicache import OciCache, downloads_dir
+    from srcbuild.ocitransport import parse_reference
 
     ref = parse_reference(text)
     registry = Registry(ref, ocicreds.find(ref.host, environ))

@@ -27,8 +27,9 @@ from pkgfactory import chain, recipe
 from srcbuild import bincache
 from srcbuild.errors import UntrustedEntry
 from srcbuild.fetch import sha256_file
-from srcbuild.oci import MANIFEST_TYPE, Reference, Registry
+from srcbuild.oci import MANIFEST_TYPE, Registry
 from srcbuild.ocicreds import Credentials
+from srcbuild.ocitransport import Reference
 
 REGISTRY = shutil.which("docker-registry")
 pytestmark = pytest.mark.skipif(REGISTRY is None, reason="docker-registry is not installed "
