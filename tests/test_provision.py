@@ -204,6 +204,25 @@ def test_corrupt_cache_entry_is_reported_and_rebuilt(sb, recipes, tmp_path):
     assert "Nothing to do" in plain.stderr
 
 
+def test_binary_cache_only_restores_or_fails_and_needs_a_cache(sb, recipes, tmp_path):
+    no_env = {"SRCBUILD_BINARY_CACHE": ""}
+    cp = sb("alpha", "--recipes", str(recipes), "--binary-cache-only", env=no_env, check=2)
+    assert "--binary-cache-only needs a binary cache" in cp.stderr
+
+    folder = tmp_path / "bincache"
+    only = ["--binary-cache", str(folder), "--binary-cache-only", "--json"]
+    cp = sb("alpha", "--recipes", str(recipes), *only, check=1)
+    assert "No binary cache has build hash" in cp.stderr and str(folder) in cp.stderr
+    assert not [e for e in events(cp) if e["event"] == "step_start"]
+    assert not (sb.prefix / "lib" / "libalpha.so").exists()
+
+    sb("alpha", "--recipes", str(recipes), "--binary-cache", str(folder))  # builds, stores
+    before = tree(sb.prefix)
+    shutil.rmtree(sb.prefix)
+    evs = events(sb("alpha", "--recipes", str(recipes), *only))
+    assert summary(evs) == {"alpha": "restored"} and tree(sb.prefix) == before
+
+
 WRITER = """
 import os, sys, time
 from pathlib import Path

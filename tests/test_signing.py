@@ -3,6 +3,7 @@ test_oci_cache.py)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import pytest
@@ -44,3 +45,14 @@ def test_without_cryptography_the_error_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(MissingCryptography, match=r"srcbuild\[signing\]") as e:
         signing.generate(tmp_path)
     assert "python3-cryptography" in str(e.value)
+
+
+def test_keys_generate_prints_the_key_id_and_names_a_folder_it_cannot_write(tmp_path, capsys):
+    from srcbuild.commands.keys import keys
+
+    assert keys(argparse.Namespace(keys_command="generate", dir=tmp_path / "k")) == 0
+    kid = capsys.readouterr().out.split()[2]
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == [f"{kid}.key", f"{kid}.pub"]
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UsageError, match="Cannot write a key pair into"):
+        keys(argparse.Namespace(keys_command="generate", dir=tmp_path / "a-file" / "k"))
