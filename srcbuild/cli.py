@@ -19,6 +19,7 @@ from srcbuild.errors import (
     SrcbuildError,
     UsageError,
 )
+from srcbuild.locations import builtin_recipe_dir
 from srcbuild.ui import Events, error, make_reporter
 
 COMMANDS = ("install", "plan", "doctor", "list", "info", "fetch", "env", "uninstall", "run")
@@ -221,13 +222,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     recipes = book.all()
     if args.json:
         print(json.dumps([{"name": r.name, "version": r.version, "kind": r.kind,
-                           "system": r.system, "summary": r.summary, "path": str(r.path)}
+                           "system": r.system, "summary": r.summary, "path": str(r.path),
+                           "recipe_dir": str(r.path.parent)}
                           for r in recipes], indent=1))
         return EXIT_OK
     width = max((len(r.name) for r in recipes), default=4)
-    for r in recipes:
-        kind = "group" if r.is_group else r.system
-        print(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
+    for d in book.dirs:  # in search order: a recipe of an earlier folder hides later ones
+        here = [r for r in recipes if r.path.parent == d]
+        if here:
+            print(f"{d}{' (built-in)' if d == builtin_recipe_dir().resolve() else ''}:")
+        for r in here:
+            kind = "group" if r.is_group else r.system
+            print(f"  {r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
     return EXIT_OK
 
 

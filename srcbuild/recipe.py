@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 
+from srcbuild import locations
 from srcbuild.errors import RecipeError
 from srcbuild.requirement import Requirement, RequirementSyntaxError, parse
 
@@ -402,9 +403,5 @@ class RecipeBook:
 
 
 def builtin_recipe_dir() -> Path:
-    """The recipes/ folder shipped beside the package (a checkout or an editable install)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "recipes", here / "recipes"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "recipes"
+    """The built-in recipes/ folder (a checkout's, else the installed package's)."""
+    return locations.builtin_recipe_dir()
