@@ -227,10 +227,11 @@ def cmd_list(args: argparse.Namespace) -> int:
                           for r in recipes], indent=1))
         return EXIT_OK
     width = max((len(r.name) for r in recipes), default=4)
+    builtin = builtin_recipe_dir().resolve()
     for d in book.dirs:  # in search order: a recipe of an earlier folder hides later ones
         here = [r for r in recipes if r.path.parent == d]
         if here:
-            print(f"{d}{' (built-in)' if d == builtin_recipe_dir().resolve() else ''}:")
+            print(f"{d}{' (built-in)' if d == builtin else ''}:")
         for r in here:
             kind = "group" if r.is_group else r.system
             print(f"  {r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
