@@ -1,9 +1,9 @@
 """``python3 -m srcbuild``: refuse an interpreter older than supported in one line, then run.
 
 This file (and srcbuild/__init__.py, imported before it) must parse and run on old Pythons
-(3.6 syntax: string annotations only, no f-strings, no walrus) so that an old
-python3 gets a sentence naming the version needed instead of a SyntaxError or ImportError from
-deeper down. Everything else is imported only after the check.
+(3.6 syntax: string annotations only, no walrus, no match) so that an old python3 gets a
+sentence naming the version needed instead of a SyntaxError or ImportError from deeper down.
+Everything else is imported only after the check.
 """
 
 import sys
