@@ -16,8 +16,9 @@ from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.events import Events
 from srcbuild.graph import Graph, options_for, require_satisfiable, split_options
 from srcbuild.kinds import EventKind, Status
+from srcbuild.locations import builtin_recipe_dir, checkout_cache_dir
 from srcbuild.probes import SystemProbe, toolchain_id
-from srcbuild.recipe import RecipeBook, builtin_recipe_dir
+from srcbuild.recipe import RecipeBook
 from srcbuild.resolve import Resolver
 from srcbuild.state import PrefixState, prefix_lock
 
@@ -37,8 +38,8 @@ def default_cache_dir() -> Path:
     """SRCBUILD_CACHE, else the checkout's cache/ folder, else ~/.cache/srcbuild."""
     if os.environ.get("SRCBUILD_CACHE"):
         return Path(os.environ["SRCBUILD_CACHE"])
-    checkout = builtin_recipe_dir().parent / "cache"
-    if checkout.is_dir() and os.access(checkout, os.W_OK):
+    checkout = checkout_cache_dir()  # None for an installed package: never site-packages
+    if checkout is not None:
         return checkout
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "srcbuild"
 

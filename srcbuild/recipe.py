@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcbuild import locations
 from srcbuild.errors import RecipeError, RequirementSyntaxError
 from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
 from srcbuild.requirement import parse
@@ -378,9 +379,5 @@ class RecipeBook:
 
 
 def builtin_recipe_dir() -> Path:
-    """The recipes/ folder shipped beside the package (a checkout or an editable install)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "recipes", here / "recipes"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "recipes"
+    """The built-in recipes/ folder (a checkout's, else the installed package's)."""
+    return locations.builtin_recipe_dir()

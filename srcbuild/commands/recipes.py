@@ -7,19 +7,27 @@ import json
 
 from srcbuild import api
 from srcbuild.errors import EXIT_OK
+from srcbuild.locations import builtin_recipe_dir
 
 
 def list_(args: argparse.Namespace) -> int:
-    recipes = api.Request(targets=[], recipe_dirs=args.recipe_dirs).book().all()
+    book = api.Request(targets=[], recipe_dirs=args.recipe_dirs).book()
+    recipes = book.all()
     if args.json:
         print(json.dumps([{"name": r.name, "version": r.version, "kind": r.kind,
-                           "system": r.system, "summary": r.summary, "path": str(r.path)}
+                           "system": r.system, "summary": r.summary, "path": str(r.path),
+                           "recipe_dir": str(r.path.parent)}
                           for r in recipes], indent=1))
         return EXIT_OK
     width = max((len(r.name) for r in recipes), default=4)
-    for r in recipes:
-        kind = "group" if r.is_group else r.system
-        print(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
+    builtin = builtin_recipe_dir().resolve()
+    for d in book.dirs:  # in search order: a recipe of an earlier folder hides later ones
+        here = [r for r in recipes if r.path.parent == d]
+        if here:
+            print(f"{d}{' (built-in)' if d == builtin else ''}:")
+        for r in here:
+            kind = "group" if r.is_group else r.system
+            print(f"  {r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
     return EXIT_OK
 
 
