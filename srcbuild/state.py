@@ -74,19 +74,63 @@ class PrefixState:
         """relative file path -> package name, over every installed package."""
         return {f: pkg.name for pkg in self.packages().values() for f in pkg.files}
 
-    def record(self, pkg: Installed) -> None:
+    def record(self, pkg: Installed, durable: bool = True) -> None:
+        """Write (durably: fsynced, then renamed) the record of ``pkg``."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{pkg.name}.json.tmp"
-        tmp.write_text(json.dumps(pkg.to_json(), indent=1, sort_keys=True))
-        os.replace(tmp, self.dir / f"{pkg.name}.json")
+        atomic_write(self.dir / f"{pkg.name}.json",
+                     json.dumps(pkg.to_json(), indent=1, sort_keys=True), durable)
         self.packages()[pkg.name] = pkg
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str, durable: bool = True) -> None:
         try:
             (self.dir / f"{name}.json").unlink()
         except FileNotFoundError:
             pass
+        else:
+            if durable:
+                fsync_dir(self.dir)
         self.packages().pop(name, None)
+
+    def reload(self) -> None:
+        """Read the records again (a recovery changed them)."""
+        self._loaded = None
+
+    def missing_files(self, name: str) -> list[str]:
+        """The recorded files of ``name`` that are not in the prefix (an lstat each)."""
+        pkg = self.get(name)
+        return [] if pkg is None else [
+            f for f in pkg.files if not os.path.lexists(self.prefix / f)]
+
+
+def atomic_write(path: Path, text: str, durable: bool = True) -> None:
+    """Replace ``path`` by ``text`` all at once: a temporary beside it, fsynced (when
+    ``durable``), renamed over it, the folder fsynced; on an error the temporary is removed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the renames and removals in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class PrefixBusy(InstallError):
+    """Another run holds the prefix's lock (raised when asked not to wait)."""
 
 
 @contextmanager
@@ -107,7 +151,7 @@ def prefix_lock(prefix: Path, on_wait: Callable[[str], None] | None = None,
             message = (f"Another srcbuild run (pid {holder}) holds the prefix {prefix}; "
                        "waiting for it to finish.")
             if not wait:
-                raise InstallError(
+                raise PrefixBusy(
                     f"Another srcbuild run (pid {holder}) is installing into {prefix}.",
                     "Wait for it to finish, or use another --prefix.") from None
             if on_wait:
