@@ -298,6 +298,22 @@ def test_a_full_disk_while_writing_the_record_leaves_no_unrecorded_file(small_di
     assert PrefixState(prefix).get("beta").version == "1"  # type: ignore[union-attr]
 
 
+def test_a_full_disk_while_writing_activate_is_a_warning(small_disk):
+    from srcbuild import api
+    from srcbuild.events import Events
+
+    prefix = small_disk / "prefix"
+    prefix.mkdir()
+    fill(small_disk)
+    events, said = Events(), []
+    events.subscribe(lambda event: said.append(event.get("text", "")))
+    api.write_activate_or_warn(prefix, events)
+    print(f"\n{said[0]}")
+    assert said[0].startswith("warning: the packages are installed, but writing")
+    assert f"mounted at {small_disk} (0 bytes free" in said[0]
+    assert os.listdir(prefix) == []  # no partial activate, no temporary
+
+
 # -- conflicts, refused before anything moves ---------------------------------------------------
 def refused(prefix: Path, destdir: Path, name: str) -> str:
     before = entries(prefix)
