@@ -387,3 +387,28 @@ def test_a_symlink_inside_the_prefix_is_followed_and_recorded_where_the_file_is(
     assert "lib64/libb.so (installed by beta)" in msg
     uninstall(prefix, "beta", PrefixState(prefix))
     assert entries(prefix) == {"lib": "-> lib64", "lib64/liba.so": "a\n"}
+
+
+# -- a build writing into the live prefix -----------------------------------------------------
+def test_the_prefix_watch_reports_what_no_merge_explains(with_alpha, tmp_path):
+    """What another package's merge changed during a build is not the build's; a stray
+    write, a clobbered file and a deleted one are, and a pycache file is nobody's bug."""
+    from srcbuild.prefixwatch import PrefixWatch
+
+    prefix, merged = with_alpha, []
+    watch = PrefixWatch.begin(prefix, merged)
+    touched: set[str] = set()
+    merge(make_stage(tmp_path / "beta", prefix, {"share/beta/b.txt": "b\n"}), prefix,
+          Installed("beta", "1", "hash-beta"), PrefixState(prefix), touched=touched)
+    merged.append(frozenset(touched))
+    (prefix / "lib" / "libalpha.so").write_text("clobbered\n")
+    (prefix / "lib" / "pkgconfig" / "alpha.pc").unlink()
+    (prefix / "stray" / "__pycache__").mkdir(parents=True)
+    (prefix / "stray" / "__pycache__" / "x.pyc").write_text("")
+    (prefix / "stray" / "new.txt").write_text("stray\n")
+    changes = watch.changes()
+    assert (changes.created, changes.modified, changes.deleted) == (
+        ["stray/new.txt"], ["lib/libalpha.so"], ["lib/pkgconfig/alpha.pc"])
+    assert changes.describe(PrefixState(prefix).owner_of().get) == (
+        "created stray/new.txt; modified lib/libalpha.so (installed by alpha); deleted "
+        "lib/pkgconfig/alpha.pc (installed by alpha)")

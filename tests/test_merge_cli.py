@@ -1,6 +1,6 @@
-"""Issue 12, cases 13 and 15, through the command line with real packages: uninstall of a
-damaged record, an interrupted uninstall, and every command that opens a prefix finishing
-what a killed merge left."""
+"""Issue 12, cases 13 and 15, through the command line with real packages: a build that
+writes into the live prefix, uninstall of a damaged record, an interrupted uninstall, and
+every command that opens a prefix finishing what a killed merge left."""
 
 from __future__ import annotations
 
@@ -43,6 +43,40 @@ def files_recipe(recipes: Path, name: str, files: dict[str, str], extra: str = "
         system = "custom"
         install = [["sh", "-c", {json.dumps(script)}]]
         """)
+
+
+def test_an_install_step_writing_into_the_prefix_is_a_recipe_bug(sb, tmp_path):
+    r = tmp_path / "r"
+    files_recipe(r, "owner", {"share/owner.txt": "mine", "share/gone.txt": "mine"})
+    files_recipe(r, "vandal", {"share/vandal.txt": "v"},
+                 "echo clobbered > {{ prefix }}/share/owner.txt && echo stray > "
+                 "{{ prefix }}/share/stray.txt && rm {{ prefix }}/share/gone.txt")
+    sb("owner", "--recipes", str(r))
+    cp = sb("vandal", "--recipes", str(r), check=1)
+    print(cp.stderr)
+    assert "vandal 1: its steps wrote into the prefix" in cp.stderr
+    assert "(a recipe bug): created share/stray.txt; modified share/owner.txt (installed by " \
+           "owner); deleted share/gone.txt (installed by owner). vandal was not merged; " \
+           "those changes are still in the prefix." in cp.stderr
+    assert "left as it was" not in cp.stderr
+    assert PrefixState(sb.prefix).get("vandal") is None
+    assert "share/vandal.txt" not in entries(sb.prefix)
+    # the package whose file was deleted is reinstalled by the next install
+    plan = sb.plan("owner", "--recipes", str(r))
+    assert plan["steps"][0]["reason"] == ("reinstall: 1 recorded file(s) are missing from "
+                                          "the prefix (share/gone.txt)")
+
+
+def test_a_failed_step_that_wrote_into_the_prefix_says_so(sb, tmp_path):
+    r = tmp_path / "r"
+    files_recipe(r, "clumsy", {}, "echo x > {{ prefix }}/clumsy.txt && false")
+    sb.prefix.mkdir()
+    cp = sb("clumsy", "--recipes", str(r), check=1)
+    print(cp.stderr)
+    assert "failed with exit status 1. Nothing of clumsy was merged, but its steps changed " \
+           f"the prefix {sb.prefix} themselves (a recipe bug: they must write only into the " \
+           "stage): created clumsy.txt. Those changes are still there." in cp.stderr
+    assert "left as it was" not in cp.stderr
 
 
 def test_uninstall_refuses_a_record_with_paths_out_of_the_prefix(sb, tmp_path):
