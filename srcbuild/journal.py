@@ -256,9 +256,10 @@ class Transaction:
             pass
 
     def _drop(self) -> None:
+        """The journal first: without it, what is left of the folder is only removed."""
         self.journal.unlink(missing_ok=True)
         self.on_step("forgotten", 0)
-        shutil.rmtree(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)  # the next recover removes the rest
 
     # -- errors --------------------------------------------------------------------------------
     def _refuse_unfinished(self) -> None:
