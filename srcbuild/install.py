@@ -55,8 +55,13 @@ def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState,
     fails and rolls back) to the PrefixWatch of a package building meanwhile."""
     _recover(prefix, state)
     stage = staged_prefix(destdir, prefix)
-    plan = plan_merge(prefix, stage, staged_files(destdir, prefix, installed.name),
-                      installed.name, state)
+    try:
+        plan = plan_merge(prefix, stage, staged_files(destdir, prefix, installed.name),
+                          installed.name, state)
+    except OSError as e:
+        raise InstallError(f"Looking at {prefix} before merging {installed.name} failed: "
+                           f"{e}. Nothing was changed.",
+                           "Check the permissions of that path.") from None
     change = plan.change
     record = Installed(
         name=installed.name, version=installed.version, build_hash=installed.build_hash,
@@ -82,8 +87,12 @@ def uninstall(prefix: Path, name: str, state: PrefixState, on_step: Step | None 
     if pkg is None:
         installed = ", ".join(sorted(state.packages())) or "nothing"
         raise InstallError(f"{name} is not installed in {prefix} (installed: {installed}).")
-    change = Change(ChangeKind.UNINSTALL, name, remove=recorded(prefix, state, name)[::-1],
-                    previous=pkg.to_json())
+    try:
+        paths = recorded(prefix, state, name)
+    except OSError as e:
+        raise InstallError(f"Looking at the files of {name} in {prefix} failed: {e}. Nothing "
+                           "was removed.", "Check the permissions of that path.") from None
+    change = Change(ChangeKind.UNINSTALL, name, remove=paths[::-1], previous=pkg.to_json())
     Transaction(prefix, state, on_step, durable).uninstall(change)
     return list(pkg.files)
 

@@ -376,36 +376,37 @@ def pending(prefix: Path) -> bool:
 def recover(prefix: Path) -> list[str]:
     """Finish or undo what a killed srcbuild left in ``prefix`` (see the module docstring);
     what was done, one sentence each. The caller holds the prefix lock."""
-    state_dir = prefix / STATE_DIR
-    txn = state_dir / TXN_DIR
-    done: list[str] = []
-    packages = state_dir / "packages"
-    if packages.is_dir():
-        for tmp in packages.glob(".*.json.tmp"):  # a record write killed before its rename
-            tmp.unlink()
-    if not txn.exists():
-        return done
+    txn = prefix / STATE_DIR / TXN_DIR
     journal = txn / JOURNAL
-    if not journal.exists():
-        shutil.rmtree(txn)
-        return [f"Removed {txn}, left by a merge killed before it changed the prefix."]
     try:
-        change = Change.from_json(json.loads(journal.read_text()), prefix)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        for tmp in (prefix / STATE_DIR / "packages").glob(".*.json.tmp"):
+            tmp.unlink()  # a record write killed before its rename
+        if not txn.exists():
+            return []
+        if not journal.exists():
+            shutil.rmtree(txn)
+            return [f"Removed {txn}, left by a merge killed before it changed the prefix."]
+        text = journal.read_text()
+    except OSError as e:
+        raise InstallError(f"Cleaning up after a killed srcbuild in {prefix} failed: {e}.",
+                           f"Fix that, then run any srcbuild command on {prefix} again.") \
+            from None
+    try:
+        change = Change.from_json(json.loads(text), prefix)
+    except (ValueError, KeyError, TypeError) as e:
         raise InstallError(
             f"The journal {journal} of an interrupted change to {prefix} is damaged ({e}).",
             f"Look at the files it lists, then remove {txn} and reinstall the package it "
             "names (`srcbuild uninstall NAME` cleans up what is recorded).") from None
     state = PrefixState(prefix)
-    t = Transaction(prefix, state)
     try:
-        done.append(_recover(t, change, read_record(state, change.package)))
+        return [_recover(Transaction(prefix, state), change,
+                         read_record(state, change.package))]
     except OSError as e:
         raise InstallError(
             f"Recovering the interrupted {change.kind} of {change.package} in {prefix} "
             f"failed: {e}.", f"Fix that, then run any srcbuild command on {prefix} again: "
             f"the journal {journal} is kept.") from None
-    return done
 
 
 def _recover(t: Transaction, c: Change, on_disk: dict[str, Any] | None) -> str:

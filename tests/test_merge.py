@@ -152,7 +152,7 @@ def on_disk(prefix: Path, target: str) -> str:
         return "journaled, recorded" if recorded == target else "journaled, moving"
     if txn.exists():
         return "cleaning up" if recorded == target else "copying"
-    return "finished" if recorded == target else "not begun"
+    return "finished" if recorded == target else "planning (nothing written yet)"
 
 
 def assert_consistent(prefix: Path, expected: dict[str, dict[str, str]]) -> str:
@@ -186,7 +186,7 @@ def test_a_kill_at_any_instant_leaves_a_consistent_prefix(big):
     seed = int(os.environ.get("SRCBUILD_KILL_SEED", time.time()))
     rng = random.Random(seed)
     tally: collections.Counter[str] = collections.Counter()
-    plan = [("-", 0, rng.uniform(0, seconds * 1.2)) for _ in range(RANDOM_KILLS)] + \
+    plan = [("-", 0, rng.uniform(0, seconds * 0.9)) for _ in range(RANDOM_KILLS)] + \
         [(step, index, 0.0) for step, index in KILL_POINTS]
     for n, (step, index, delay) in enumerate(plan):
         target = "2" if current == "1" else "1"
@@ -214,6 +214,22 @@ def test_a_kill_at_any_instant_leaves_a_consistent_prefix(big):
         print(f"  {count:3d}  {what}")
     assert sum(v for k, v in tally.items() if k.startswith(("at ", "random"))) \
         == len(KILL_POINTS) + RANDOM_KILLS
+
+
+def test_a_journal_that_points_out_of_the_prefix_is_refused(tmp_path):
+    """Recovery renames and removes what the journal names: never outside the prefix."""
+    from srcbuild.journal import recover
+
+    prefix, victim = tmp_path / "prefix", tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (prefix / ".srcbuild" / "txn").mkdir(parents=True)
+    (prefix / ".srcbuild" / "txn" / "journal.json").write_text(json.dumps({
+        "kind": "merge", "package": "evil", "place": ["../victim.txt"], "replaces": [False],
+        "remove": [], "dirs_removed": [], "dirs_created": [], "record": None,
+        "previous": None}))
+    with pytest.raises(InstallError, match=r"is damaged \('\.\./victim\.txt': climbs out"):
+        recover(prefix)
+    assert victim.read_text() == "keep me\n"
 
 
 # -- a full disk --------------------------------------------------------------------------------
