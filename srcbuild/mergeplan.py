@@ -26,7 +26,7 @@ class MergePlan:
 
     sources: list[str]  # relative to the stage; sources[I] lands at change.place[I]
     change: Change
-    size: int  # bytes of the staged files
+    size: int  # bytes the staged files take on the prefix's filesystem (whole blocks)
 
 
 class _Owners:
@@ -54,7 +54,7 @@ def plan_merge(prefix: Path, stage: Path, staged: list[str], name: str, state: P
     refusals: list[str] = []
     sources, place, created, missing = [], [], [], []
     seen: dict[str, str] = {}
-    size = 0
+    size, block = 0, os.statvfs(prefix).f_frsize
     for rel in staged:
         if rel.split("/")[0] == STATE_DIR:
             raise InstallError(f"{name} tried to install {rel}, inside srcbuild's "
@@ -62,7 +62,8 @@ def plan_merge(prefix: Path, stage: Path, staged: list[str], name: str, state: P
         where = locate(prefix, rel, absent)
         link = where.outside.split(" -> ")[0]
         st = os.lstat(f"{stage}/{rel}")
-        size += st.st_size
+        if stat.S_ISREG(st.st_mode):
+            size += -(-st.st_size // block) * block
         why = (_special(rel, st.st_mode) or
                (where.outside and f"{rel}: it would be written through the symlink "
                 f"{where.outside} ({owners.of(link)}), which leads out of the prefix") or
