@@ -6,8 +6,8 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from srcbuild.durable import atomic_write
 from srcbuild.probes import prefix_pkgconfig_dirs
-from srcbuild.state import atomic_write
 
 # Inherited make state would leak the caller's flags and jobserver into every package.
 DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR", "CONFIG_SITE")

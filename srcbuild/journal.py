@@ -30,16 +30,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from srcbuild.durable import atomic_write, sync_files
 from srcbuild.errors import InstallError
 from srcbuild.kinds import ChangeKind
 from srcbuild.prefixpath import bad_path, filesystem, locate
-from srcbuild.state import STATE_DIR, Installed, PrefixState, atomic_write
+from srcbuild.state import STATE_DIR, Installed, PrefixState
 
 TXN_DIR = "txn"
 JOURNAL = "journal.json"
-# up to this many new files are fsynced one by one; more, and one syncfs of the filesystem
-# is cheaper (measured here: 3000 fsyncs 14-20 s, one syncfs 0.7-1.3 s on a busy ext4)
-FSYNC_EACH_MAX = 256
 
 # A hook called after each step of a transaction, with the step's name and index (the kill
 # tests pass one that SIGKILLs the process there; see tests/test_merge.py).
@@ -317,42 +315,6 @@ def _prune(prefix: Path, rel: str) -> None:
         except OSError:
             break
         parent = parent.parent
-
-
-def sync_files(folder: Path, count: int) -> None:
-    """Make the ``count`` files in ``folder`` durable: an fsync each when they are few, else
-    one syncfs of the filesystem (Linux; os.sync elsewhere)."""
-    if count <= FSYNC_EACH_MAX:
-        for entry in os.scandir(folder):
-            if entry.is_file(follow_symlinks=False):
-                fd = os.open(entry.path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-    else:
-        _syncfs(folder)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _syncfs(folder: Path) -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if not hasattr(libc, "syncfs"):
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), str(folder))
-    finally:
-        os.close(fd)
 
 
 def read_record(state: PrefixState, name: str) -> dict[str, Any] | None:

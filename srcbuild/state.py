@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcbuild.durable import atomic_write, fsync_dir
 from srcbuild.errors import InstallError
 
 STATE_DIR = ".srcbuild"
@@ -100,33 +101,6 @@ class PrefixState:
         pkg = self.get(name)
         return [] if pkg is None else [
             f for f in pkg.files if not os.path.lexists(self.prefix / f)]
-
-
-def atomic_write(path: Path, text: str, durable: bool = True) -> None:
-    """Replace ``path`` by ``text`` all at once: a temporary beside it, fsynced (when
-    ``durable``), renamed over it, the folder fsynced; on an error the temporary is removed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make the renames and removals in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PrefixBusy(InstallError):
