@@ -14,7 +14,7 @@ from pathlib import Path
 from srcbuild.errors import InstallError
 from srcbuild.journal import Change
 from srcbuild.kinds import ChangeKind
-from srcbuild.prefixpath import bad_path, locate
+from srcbuild.prefixpath import Where, bad_path, locate
 from srcbuild.state import STATE_DIR, PrefixState
 
 SHOWN = 5  # refusals listed in one message
@@ -54,12 +54,13 @@ def plan_merge(prefix: Path, stage: Path, staged: list[str], name: str, state: P
     refusals: list[str] = []
     sources, place, created, missing = [], [], [], []
     seen: dict[str, str] = {}
+    folders: dict[str, Where] = {}
     size, block = 0, os.statvfs(prefix).f_frsize
     for rel in staged:
         if rel.split("/")[0] == STATE_DIR:
             raise InstallError(f"{name} tried to install {rel}, inside srcbuild's "
                                "own state folder.")
-        where = locate(prefix, rel, absent)
+        where = locate(prefix, rel, absent, folders)
         link = where.outside.split(" -> ")[0]
         st = os.lstat(f"{stage}/{rel}")
         if stat.S_ISREG(st.st_mode):
@@ -105,7 +106,8 @@ def recorded(prefix: Path, state: PrefixState, name: str) -> list[str]:
     if pkg is None:
         return []
     bad = [f"{rel!r} ({why})" for rel in pkg.files if (why := bad_path(rel))]
-    out = {rel: locate(prefix, rel) for rel in pkg.files if not bad_path(rel)}
+    folders: dict[str, Where] = {}
+    out = {rel: locate(prefix, rel, (), folders) for rel in pkg.files if not bad_path(rel)}
     bad += [f"{rel!r} (through the symlink {w.outside}, out of the prefix)"
             for rel, w in out.items() if w.outside]
     if bad:

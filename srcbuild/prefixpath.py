@@ -45,13 +45,29 @@ class Where:
     via: tuple[str, ...] = ()  # the symlinks followed, relative to the prefix
 
 
-def locate(prefix: Path, rel: str, absent: Container[str] = ()) -> Where:
+def locate(prefix: Path, rel: str, absent: Container[str] = (),
+           folders: dict[str, Where] | None = None) -> Where:
     """Resolve the parent folders of ``rel`` inside ``prefix`` (the final component is not
     followed: that is what a merge replaces or an uninstall removes). Paths in ``absent``
-    count as missing (a merge sets them aside before it creates folders)."""
-    root = str(prefix)  # strings, not Paths: a merge locates thousands of paths
-    *parents, name = rel.split("/")
-    todo = parents[::-1]
+    count as missing (a merge sets them aside before it creates folders). ``folders``
+    keeps each folder's resolution for the next path in it (a merge locates thousands)."""
+    folder, _, name = rel.rpartition("/")
+    found = folders.get(folder) if folders is not None else None
+    if found is None:
+        found = _folder(prefix, folder, absent)
+        if folders is not None:
+            folders[folder] = found
+    if found.outside or found.not_a_folder:
+        return Where(rel, outside=found.outside, not_a_folder=found.not_a_folder,
+                     via=found.via)
+    return Where(f"{found.rel}/{name}" if found.rel else name, missing=found.missing,
+                 via=found.via)
+
+
+def _folder(prefix: Path, folder: str, absent: Container[str]) -> Where:
+    """Where ``folder`` really is, following every symlink on the way."""
+    root = str(prefix)  # strings, not Paths: a merge resolves thousands of paths
+    todo = folder.split("/")[::-1] if folder else []
     done: list[str] = []
     via: list[str] = []
     missing = ""
@@ -61,7 +77,7 @@ def locate(prefix: Path, rel: str, absent: Container[str] = ()) -> Where:
             continue
         if comp == "..":
             if not done:
-                return Where(rel, outside=via[-1] if via else rel, via=tuple(via))
+                return Where(folder, outside=via[-1] if via else folder, via=tuple(via))
             done.pop()
             continue
         here = "/".join(done + [comp])
@@ -81,17 +97,17 @@ def locate(prefix: Path, rel: str, absent: Container[str] = ()) -> Where:
             target = os.readlink(f"{root}/{here}")
             via.append(f"{here} -> {target}")
             if len(via) > MAX_LINKS:
-                return Where(rel, outside=via[-1], via=tuple(via))
+                return Where(folder, outside=via[-1], via=tuple(via))
             if target.startswith("/"):
                 inside = _inside(prefix, target)
                 if inside is None:
-                    return Where(rel, outside=via[-1], via=tuple(via))
+                    return Where(folder, outside=via[-1], via=tuple(via))
                 done = []
                 target = inside
             todo.extend(reversed(target.split("/")))
         else:
-            return Where(rel, not_a_folder=here, via=tuple(via))
-    return Where("/".join(done + [name]), missing=missing, via=tuple(via))
+            return Where(folder, not_a_folder=here, via=tuple(via))
+    return Where("/".join(done), missing=missing, via=tuple(via))
 
 
 def _inside(prefix: Path, target: str) -> str | None:
