@@ -45,8 +45,7 @@ def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
 
 
 def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState,
-          on_step: Step | None = None, durable: bool = True,
-          touched: set[str] | None = None) -> Installed:
+          on_step: Step | None = None, touched: set[str] | None = None) -> Installed:
     """Move a checked staged install into the prefix as one transaction (journal.py) and
     record it; anything that must not move is refused before anything does (mergeplan.py).
 
@@ -73,13 +72,12 @@ def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState,
         paths = change.place + change.remove + change.dirs_created
         paths += [d for d, _ in change.dirs_removed]
         touched.update(paths, (p.as_posix() for rel in paths for p in Path(rel).parents))
-    Transaction(prefix, state, on_step, durable).merge(stage, plan.sources, change, record,
-                                                       plan.size)
+    Transaction(prefix, state, on_step).merge(stage, plan.sources, change, record, plan.size)
     return record
 
 
-def uninstall(prefix: Path, name: str, state: PrefixState, on_step: Step | None = None,
-              durable: bool = True) -> list[str]:
+def uninstall(prefix: Path, name: str, state: PrefixState, on_step: Step | None = None
+              ) -> list[str]:
     """Remove exactly the files ``name`` installed, then its record, as one transaction;
     every recorded path is checked first. The recorded paths are returned."""
     _recover(prefix, state)
@@ -93,7 +91,7 @@ def uninstall(prefix: Path, name: str, state: PrefixState, on_step: Step | None 
         raise InstallError(f"Looking at the files of {name} in {prefix} failed: {e}. Nothing "
                            "was removed.", "Check the permissions of that path.") from None
     change = Change(ChangeKind.UNINSTALL, name, remove=paths[::-1], previous=pkg.to_json())
-    Transaction(prefix, state, on_step, durable).uninstall(change)
+    Transaction(prefix, state, on_step).uninstall(change)
     return list(pkg.files)
 
 

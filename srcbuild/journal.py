@@ -17,6 +17,11 @@ the prefix) goes one way or the other, and says so:
 - an uninstall: finish it (forward): its journal is written once the uninstall was checked
   (nothing depends on the package) and finishing needs neither space nor data.
 An error inside the running process (ENOSPC, EACCES, EIO) always rolls back.
+
+For a crash of the machine (not only of srcbuild), the new files' data is made durable
+(durable.sync_files) before the journal is written, and the journal and the record are
+fsynced with their folders, so that a journal or a record on disk never names files
+whose content was lost.
 """
 
 from __future__ import annotations
@@ -88,13 +93,12 @@ class Change:
 class Transaction:
     """One change to ``prefix``, all or nothing; the caller holds the prefix lock."""
 
-    def __init__(self, prefix: Path, state: PrefixState, on_step: Step | None = None,
-                 durable: bool = True) -> None:
+    def __init__(self, prefix: Path, state: PrefixState, on_step: Step | None = None
+                 ) -> None:
         self.prefix = prefix
         self.state = state
         self.dir = prefix / STATE_DIR / TXN_DIR
         self.on_step = on_step or _no_step
-        self.durable = durable  # False only where a crash of the machine is not the concern
         self.doing = ""
 
     @property
@@ -110,7 +114,7 @@ class Transaction:
         try:
             self._prepare(stage, sources)
             self.doing = "writing the journal"
-            atomic_write(self.journal, json.dumps(change.to_json()), self.durable)
+            atomic_write(self.journal, json.dumps(change.to_json()))
             self.on_step("journal", 0)
         except OSError as e:
             where = self._full(e)
@@ -125,7 +129,7 @@ class Transaction:
             self.doing = "writing the journal"
             for sub in ("new", "old", "gone"):
                 (self.dir / sub).mkdir(parents=True)
-            atomic_write(self.journal, json.dumps(change.to_json()), self.durable)
+            atomic_write(self.journal, json.dumps(change.to_json()))
             self.on_step("journal", 0)
         except OSError as e:
             where = self._full(e)
@@ -149,8 +153,7 @@ class Transaction:
                 shutil.copy2(src, dst)
             self.on_step("copy", i)
         self.doing = "writing the copied files to disk"
-        if self.durable:
-            sync_files(new, len(sources))
+        sync_files(new, len(sources))
 
     def _run(self, change: Change, record: Installed | None) -> None:
         """Apply and commit; an error rolls back (the record first, then the files)."""
@@ -158,10 +161,10 @@ class Transaction:
             self._apply(change)
             if record is not None:
                 self.doing = "writing the state record"
-                self.state.record(record, self.durable)
+                self.state.record(record)
             else:
                 self.doing = "removing the state record"
-                self.state.forget(change.package, self.durable)
+                self.state.forget(change.package)
             self.on_step("record", 0)
         except OSError as e:
             where, doing = self._full(e), self.doing
@@ -213,10 +216,10 @@ class Transaction:
         on_disk = read_record(self.state, c.package)
         if on_disk != c.previous:
             if c.previous is None:
-                self.state.forget(c.package, self.durable)
+                self.state.forget(c.package)
             else:
                 atomic_write(self.state.dir / f"{c.package}.json",
-                             json.dumps(c.previous, indent=1, sort_keys=True), self.durable)
+                             json.dumps(c.previous, indent=1, sort_keys=True))
         self.state.reload()
         for i in reversed(range(len(c.place))):
             target, new, old = f"{p}/{c.place[i]}", f"{txn}/new/{i}", f"{txn}/old/{i}"

@@ -75,21 +75,20 @@ class PrefixState:
         """relative file path -> package name, over every installed package."""
         return {f: pkg.name for pkg in self.packages().values() for f in pkg.files}
 
-    def record(self, pkg: Installed, durable: bool = True) -> None:
-        """Write (durably: fsynced, then renamed) the record of ``pkg``."""
+    def record(self, pkg: Installed) -> None:
+        """Write the record of ``pkg`` durably (fsynced, then renamed)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         atomic_write(self.dir / f"{pkg.name}.json",
-                     json.dumps(pkg.to_json(), indent=1, sort_keys=True), durable)
+                     json.dumps(pkg.to_json(), indent=1, sort_keys=True))
         self.packages()[pkg.name] = pkg
 
-    def forget(self, name: str, durable: bool = True) -> None:
+    def forget(self, name: str) -> None:
         try:
             (self.dir / f"{name}.json").unlink()
         except FileNotFoundError:
             pass
         else:
-            if durable:
-                fsync_dir(self.dir)
+            fsync_dir(self.dir)
         self.packages().pop(name, None)
 
     def reload(self) -> None:

@@ -186,7 +186,10 @@ def test_a_kill_at_any_instant_leaves_a_consistent_prefix(big):
     seed = int(os.environ.get("SRCBUILD_KILL_SEED", time.time()))
     rng = random.Random(seed)
     tally: collections.Counter[str] = collections.Counter()
-    plan = [("-", 0, rng.uniform(0, seconds * 0.9)) for _ in range(RANDOM_KILLS)] + \
+    # half over the whole merge, half over its end, where the moves and the commit are
+    delays = [rng.uniform(0, seconds * 0.9) for _ in range(RANDOM_KILLS // 2)]
+    delays += [rng.uniform(seconds * 0.6, seconds) for _ in range(RANDOM_KILLS // 2)]
+    plan = [("-", 0, delay) for delay in delays] + \
         [(step, index, 0.0) for step, index in KILL_POINTS]
     for n, (step, index, delay) in enumerate(plan):
         target = "2" if current == "1" else "1"
