@@ -4,10 +4,12 @@ imported by the functions that build, so that resolving a plan stays quick to st
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +22,7 @@ from srcbuild.locations import builtin_recipe_dir, checkout_cache_dir
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook
 from srcbuild.resolve import Resolver
-from srcbuild.state import PrefixState, prefix_lock
+from srcbuild.state import PrefixBusy, PrefixState, prefix_lock
 
 if TYPE_CHECKING:
     from srcbuild import lockfile
@@ -94,11 +96,38 @@ class Request:
                         distcc=self.distcc, max_packages=self.max_packages)
 
 
+def recover(prefix: Path, notify: Callable[[str], None] | None = None) -> None:
+    """Finish or undo what a killed run left unfinished in the prefix (journal.py), before
+    a command reads it; every command that opens a prefix calls this. When another run holds
+    the prefix, the change in flight is that run's own and is left to it."""
+    from srcbuild.journal import pending
+
+    if not pending(prefix):
+        return
+    try:
+        with prefix_lock(prefix, wait=False):
+            _recover_locked(prefix, notify)
+    except PrefixBusy:
+        return
+
+
+def _recover_locked(prefix: Path, notify: Callable[[str], None] | None) -> None:
+    from srcbuild.journal import recover as finish_or_undo
+
+    for line in finish_or_undo(prefix):
+        (notify or _to_stderr)(line)
+
+
+def _to_stderr(line: str) -> None:
+    print(f"srcbuild: {line}", file=sys.stderr)
+
+
 def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
     if not req.targets:
         raise UsageError("Name at least one recipe.", "`srcbuild list` shows them.")
     book = book or req.book()
     prefix = req.prefix.resolve()
+    recover(prefix)
     for name in req.from_source:
         if name != "all" and not book.has(name):
             book.get(name)  # raises the "no recipe named" error with suggestions
@@ -129,7 +158,6 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
 def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     """Resolve under the prefix's lock, then build what the plan says; every event of the run
     is also recorded in CACHE/runs/last.jsonl (for `srcbuild report`)."""
-    from srcbuild.buildenv import write_activate
     from srcbuild.engine import Engine
     from srcbuild.events import FileRecorder
 
@@ -142,6 +170,7 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
         try:
             lock = apply_lock(req)
             with prefix_lock(prefix, on_wait=events.message):
+                _recover_locked(prefix, events.message)
                 graph = resolve(req)
                 warnings = check_lock(req, lock, graph, events) if lock is not None else []
                 if req.system_packages and install_system_packages(graph, req.assume_yes,
@@ -151,10 +180,25 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
                 require_satisfiable(graph)
                 outcomes = Engine(settings, events).install(graph, warnings)
                 if any(o.status in (Status.BUILT, Status.RESTORED) for o in outcomes):
-                    write_activate(prefix)
+                    write_activate_or_warn(prefix, events)
         finally:
             events.unsubscribe(recorder)
     return graph, outcomes
+
+
+def write_activate_or_warn(prefix: Path, events: Events) -> None:
+    """The packages are installed and recorded by now: a failure to write the activate
+    scripts (a full disk) is a warning, not a failed install."""
+    from srcbuild.buildenv import write_activate
+    from srcbuild.prefixpath import filesystem
+
+    try:
+        write_activate(prefix)
+    except OSError as e:
+        full = f" ({filesystem(prefix)})" if e.errno == errno.ENOSPC else ""
+        events.message(f"warning: the packages are installed, but writing {prefix}/activate "
+                       f"failed: {e.strerror or e}{full}. `srcbuild env --prefix {prefix}` "
+                       "prints the same settings.")
 
 
 def apply_lock(req: Request) -> lockfile.Lock | None:
@@ -257,12 +301,14 @@ def fetch(req: Request, events: Events) -> list[Fetched]:
     return out
 
 
-def uninstall(prefix: Path, name: str) -> list[str]:
+def uninstall(prefix: Path, name: str, notify: Callable[[str], None] | None = None
+              ) -> list[str]:
     """Remove exactly the files a package installed; refuse while others were built against it."""
     from srcbuild.install import uninstall as remove_package
 
     prefix = prefix.resolve()
     with prefix_lock(prefix):
+        _recover_locked(prefix, notify)
         state = PrefixState(prefix)
         users = [p.name for p in state.packages().values() if name in p.requires]
         if users:
@@ -288,6 +334,7 @@ def launch(req: Request, name: str, extra: list[str]) -> int:
                          "Recipes with one: " + (", ".join(r.name for r in book.all([])
                                                            if r.run) or "none") + ".")
     prefix = req.prefix.resolve()
+    recover(prefix)
     if PrefixState(prefix).get(name) is None:
         raise UsageError(f"{name} is not installed in {prefix}.",
                          f"Install it first: srcbuild {name} --prefix {prefix}")

@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from srcbuild.durable import atomic_write
 from srcbuild.probes import prefix_pkgconfig_dirs
 
 # Inherited make state would leak the caller's flags and jobserver into every package.
@@ -80,8 +81,6 @@ def write_activate(prefix: Path) -> list[Path]:
         text = (f"# srcbuild prefix {prefix}: source this file ({shell})\n"
                 + shell_exports(prefix, shell))
         if not path.exists() or path.read_text() != text:
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            atomic_write(path, text, durable=False)
         written.append(path)
     return written

@@ -1,13 +1,16 @@
-"""DESTDIR staging, the merge into the prefix, and uninstall."""
+"""DESTDIR staging, the merge into the prefix, and uninstall: each a transaction on the prefix
+(journal.py), planned and checked before anything moves (mergeplan.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from srcbuild.errors import InstallError
-from srcbuild.state import STATE_DIR, Installed, PrefixState
+from srcbuild.journal import Change, Step, Transaction, recover
+from srcbuild.kinds import ChangeKind
+from srcbuild.mergeplan import plan_merge, recorded
+from srcbuild.state import Installed, PrefixState
 
 
 def staged_prefix(destdir: Path, prefix: Path) -> Path:
@@ -21,18 +24,17 @@ def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
 
     Anything staged outside the prefix (``/etc``, ``/usr``) is an error naming the file.
     """
-    stage = staged_prefix(destdir, prefix)
+    stage = str(staged_prefix(destdir, prefix))
     outside: list[str] = []
     files: list[str] = []
     for dirpath, dirnames, filenames in os.walk(destdir):
-        here = Path(dirpath)
-        entries = filenames + [d for d in dirnames if (here / d).is_symlink()]
+        entries = filenames + [d for d in dirnames if os.path.islink(f"{dirpath}/{d}")]
         for f in entries:
-            full = here / f
-            try:
-                files.append(full.relative_to(stage).as_posix())
-            except ValueError:
-                outside.append("/" + full.relative_to(destdir).as_posix())
+            full = f"{dirpath}/{f}"
+            if full.startswith(stage + "/"):
+                files.append(full[len(stage) + 1:])
+            else:
+                outside.append(full[len(str(destdir)):])
     if outside:
         raise InstallError(
             f"{name} installed {len(outside)} file(s) outside the prefix {prefix}, "
@@ -42,108 +44,59 @@ def staged_files(destdir: Path, prefix: Path, name: str) -> list[str]:
     return sorted(files)
 
 
-def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState) -> Installed:
-    """Move a checked staged install into the prefix, all or nothing, and record it."""
-    files = staged_files(destdir, prefix, installed.name)
-    previous = state.get(installed.name)
-    mine = set(previous.files) if previous else set()
-    _refuse_clashes(prefix, files, installed.name, state, mine)
-    temps = _copy_beside(staged_prefix(destdir, prefix), prefix, files, installed.name)
-    for tmp, target in temps:
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    for rel in sorted(mine - set(files), reverse=True):
-        _remove(prefix, rel)
+def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState,
+          on_step: Step | None = None, touched: set[str] | None = None) -> Installed:
+    """Move a checked staged install into the prefix as one transaction (journal.py) and
+    record it; anything that must not move is refused before anything does (mergeplan.py).
+
+    ``touched`` receives, before anything moves, every path the merge may create, replace or
+    remove, and the folders above them: what explains those changes (even when the merge
+    fails and rolls back) to the PrefixWatch of a package building meanwhile."""
+    _recover(prefix, state)
+    stage = staged_prefix(destdir, prefix)
+    try:
+        plan = plan_merge(prefix, stage, staged_files(destdir, prefix, installed.name),
+                          installed.name, state)
+    except OSError as e:
+        raise InstallError(f"Looking at {prefix} before merging {installed.name} failed: "
+                           f"{e}. Nothing was changed.",
+                           "Check the permissions of that path.") from None
+    change = plan.change
     record = Installed(
         name=installed.name, version=installed.version, build_hash=installed.build_hash,
-        files=tuple(files), provides=installed.provides, requires=installed.requires,
-        options=installed.options, source=installed.source, installed_at=installed.installed_at)
-    state.record(record)
+        files=tuple(sorted(change.place)), provides=installed.provides,
+        requires=installed.requires, options=installed.options, source=installed.source,
+        installed_at=installed.installed_at)
+    change.record = record.to_json()
+    if touched is not None:
+        paths = change.place + change.remove + change.dirs_created
+        paths += [d for d, _ in change.dirs_removed]
+        touched.update(paths, (p.as_posix() for rel in paths for p in Path(rel).parents))
+    Transaction(prefix, state, on_step).merge(stage, plan.sources, change, record, plan.size)
     return record
 
 
-def _refuse_clashes(prefix: Path, files: list[str], name: str, state: PrefixState,
-                    mine: set[str]) -> None:
-    """A file of another package, or one srcbuild did not install, is never overwritten."""
-    owners = state.owner_of()
-    clashes = []
-    for rel in files:
-        if rel.startswith(STATE_DIR + "/"):
-            raise InstallError(f"{name} tried to install {rel}, inside srcbuild's "
-                               "own state folder.")
-        target = prefix / rel
-        owner = owners.get(rel)
-        if owner and owner != name:
-            clashes.append(f"{rel} (installed by {owner})")
-        elif not owner and rel not in mine and (target.exists() or target.is_symlink()) \
-                and not target.is_dir():
-            clashes.append(f"{rel} (not installed by srcbuild)")
-    if clashes:
-        raise InstallError(
-            f"Installing {name} into {prefix} would overwrite "
-            f"{len(clashes)} file(s): {', '.join(clashes[:5])}.",
-            "Uninstall the other package first, remove the stray files, or use another --prefix.")
-
-
-def _copy_beside(stage: Path, prefix: Path, files: list[str], name: str
-                 ) -> list[tuple[Path, Path]]:
-    """Copy every staged file next to its target under a temporary name (the renames that
-    follow cannot fail half-way for lack of space); on an error, undo and raise."""
-    created_dirs: list[Path] = []
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for rel in files:
-            src, target = stage / rel, prefix / rel
-            parent = target.parent
-            missing = []
-            while not parent.exists():
-                missing.append(parent)
-                parent = parent.parent
-            for d in reversed(missing):
-                d.mkdir()
-                created_dirs.append(d)
-            tmp = target.with_name(f".{target.name}.srcbuild-new")
-            if tmp.exists() or tmp.is_symlink():
-                tmp.unlink()
-            if src.is_symlink():
-                os.symlink(os.readlink(src), tmp)
-            else:
-                shutil.copy2(src, tmp)
-            temps.append((tmp, target))
-    except OSError as e:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
-        for d in reversed(created_dirs):
-            try:
-                d.rmdir()
-            except OSError:
-                pass
-        raise InstallError(f"Merging {name} into {prefix} failed: {e}; the prefix "
-                           "was left as it was.", "Check free space and permissions.") from None
-    return temps
-
-
-def _remove(prefix: Path, rel: str) -> None:
-    target = prefix / rel
-    if target.is_symlink() or target.exists():
-        target.unlink()
-    parent = target.parent
-    while parent != prefix and parent.is_dir():
-        try:
-            parent.rmdir()
-        except OSError:
-            break
-        parent = parent.parent
-
-
-def uninstall(prefix: Path, name: str, state: PrefixState) -> list[str]:
-    """Remove exactly the files ``name`` installed, then its record; return them."""
+def uninstall(prefix: Path, name: str, state: PrefixState, on_step: Step | None = None
+              ) -> list[str]:
+    """Remove exactly the files ``name`` installed, then its record, as one transaction;
+    every recorded path is checked first. The recorded paths are returned."""
+    _recover(prefix, state)
     pkg = state.get(name)
     if pkg is None:
         installed = ", ".join(sorted(state.packages())) or "nothing"
         raise InstallError(f"{name} is not installed in {prefix} (installed: {installed}).")
-    for rel in sorted(pkg.files, reverse=True):
-        _remove(prefix, rel)
-    state.forget(name)
+    try:
+        paths = recorded(prefix, state, name)
+    except OSError as e:
+        raise InstallError(f"Looking at the files of {name} in {prefix} failed: {e}. Nothing "
+                           "was removed.", "Check the permissions of that path.") from None
+    change = Change(ChangeKind.UNINSTALL, name, remove=paths[::-1], previous=pkg.to_json())
+    Transaction(prefix, state, on_step).uninstall(change)
     return list(pkg.files)
+
+
+def _recover(prefix: Path, state: PrefixState) -> None:
+    """The caller (api) has usually recovered already, and reported it; this is for the
+    other callers of merge and uninstall."""
+    if recover(prefix):
+        state.reload()

@@ -83,6 +83,13 @@ class EventKind(StrEnum):
     MIRRORED = "mirrored"
 
 
+class ChangeKind(StrEnum):
+    """What a transaction on the prefix does (``kind`` of PREFIX/.srcbuild/txn/journal.json)."""
+
+    MERGE = "merge"
+    UNINSTALL = "uninstall"
+
+
 class DiagnosisCase(StrEnum):
     """Which explanation `srcbuild doctor` gives for a requirement (``case`` in doctor --json)."""
 

@@ -20,13 +20,14 @@ from srcbuild import compilers
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.builders import BUILDERS, BuildContext, Builder
 from srcbuild.builders.base import copy_source
-from srcbuild.errors import BuildError, CorruptEntry, NotStored, SrcbuildError
+from srcbuild.errors import BuildError, CorruptEntry, InstallError, NotStored, SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.graph import Node
 from srcbuild.install import merge as merge_stage
 from srcbuild.install import staged_files, staged_prefix
 from srcbuild.kinds import EventKind, Phase
+from srcbuild.prefixwatch import PrefixWatch
 from srcbuild.requirement import Requirement
 from srcbuild.runner import Result, Sessions, run
 from srcbuild.scheduler import Jobserver
@@ -69,6 +70,7 @@ class Services:
     providers: Callable[[Requirement], list[str]] = lambda req: []
     jobserver: Jobserver | None = None  # while Engine.install runs: the shared job budget
     merge_lock: threading.Lock = field(default_factory=threading.Lock)  # one merge at a time
+    merged: list[frozenset[str]] = field(default_factory=list)  # paths each merge touched
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Job:
     fetched: Fetched | None = None
     builder: Builder | None = None  # set once the source is ready to build
     env: dict[str, str] = field(default_factory=dict)
+    watch: PrefixWatch | None = None  # the prefix as it was when the first step started
 
     @property
     def build_dir(self) -> Path:
@@ -213,6 +216,9 @@ def run_phase(job: Job, phase: Phase, commands: list[Command], cwd: Path,
     first that fails raises BuildError with its log (and, for configure and build, what the
     tool's own logs say is missing)."""
     node = job.node
+    if job.watch is None:
+        with job.svc.merge_lock:
+            job.watch = PrefixWatch.begin(job.s.prefix, job.svc.merged)
     job.emit(EventKind.STEP_START, step=phase)
     t0 = time.monotonic()
     for command in commands:
@@ -222,12 +228,25 @@ def run_phase(job: Job, phase: Phase, commands: list[Command], cwd: Path,
                      seconds=round(time.monotonic() - t0, 3), log=str(log))
             raise BuildError(
                 f"{node.name} {node.recipe.version}: the {phase} step `{result.command}` "
-                f"failed with exit status {result.returncode}. The prefix "
-                f"{job.s.prefix} was left as it was.",
+                f"failed with exit status {result.returncode}. {_prefix_note(job)}",
                 f"Full log: {log}", log_path=str(log), tail=result.tail,
                 diagnosis=_diagnosis(job, phase, log, cwd))
     job.emit(EventKind.STEP_END, step=phase, ok=True, seconds=round(time.monotonic() - t0, 3),
              log=str(log))
+
+
+def _prefix_note(job: Job) -> str:
+    """Whether the prefix is as it was when the package's first step started: the truth,
+    either way."""
+    if job.watch is not None:
+        with job.svc.merge_lock:
+            changes = job.watch.changes()
+        if changes:
+            owners = job.svc.state.owner_of()
+            return (f"Nothing of {job.node.name} was merged, but its steps changed the prefix "
+                    f"{job.s.prefix} themselves (a recipe bug: they must write only into the "
+                    f"stage): {changes.describe(owners.get)}. Those changes are still there.")
+    return f"The prefix {job.s.prefix} was left as it was."
 
 
 def _diagnosis(job: Job, phase: Phase, log: Path, cwd: Path) -> str:
@@ -306,13 +325,44 @@ def merge(job: Job) -> None:
     source = _source_record(job.fetched) if job.fetched is not None else dict(
         job.restored or {})
     with job.svc.merge_lock:
-        merge_stage(job.destdir, job.s.prefix, Installed(
-            name=node.name, version=node.recipe.version, build_hash=node.build_hash,
-            provides=tuple(str(p) for p in node.provides),
-            requires=tuple(node.runtime_deps), options=node.options, source=source,
-            installed_at=time.time()), job.svc.state)
+        _refuse_prefix_writes(job)
+        touched: set[str] = set()
+        try:
+            merge_stage(job.destdir, job.s.prefix, Installed(
+                name=node.name, version=node.recipe.version, build_hash=node.build_hash,
+                provides=tuple(str(p) for p in node.provides),
+                requires=tuple(node.runtime_deps), options=node.options, source=source,
+                installed_at=time.time()), job.svc.state, touched=touched)
+        finally:  # a merge rolled back touched them too
+            job.svc.merged.append(frozenset(touched))
     job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,
              seconds=round(time.monotonic() - t0, 3))
+
+
+def _refuse_prefix_writes(job: Job) -> None:
+    """A package whose steps wrote into the live prefix is not merged: its stage is not what
+    it installed, and the prefix damage is reported as it is. The caller holds merge_lock."""
+    changes = job.watch.changes() if job.watch is not None else None
+    if not changes:
+        return
+    node, prefix = job.node, job.s.prefix
+    owners = job.svc.state.owner_of()
+    damaged = sorted({o for p in changes.modified + changes.deleted if (o := owners.get(p))})
+    ways = [f"Fix the install commands of {node.recipe.path}."]
+    if changes.created:
+        ways.append(f"Remove what they created: {', '.join(changes.created[:5])}"
+                    + (" ..." if len(changes.created) > 5 else "."))
+    if damaged:
+        ways.append(f"Reinstall what they changed ({', '.join(damaged)}): `srcbuild uninstall "
+                    "NAME`, then install it again (missing files alone are reinstalled by the "
+                    "next install).")
+    raise InstallError(
+        f"{node.name} {node.recipe.version}: its steps wrote into the prefix {prefix} instead "
+        f"of the stage {staged_prefix(job.destdir, prefix)} (a recipe bug): "
+        f"{changes.describe(owners.get)}. {node.name} was not merged; those changes are still "
+        "in the prefix.",
+        "Install steps must write under $DESTDIR ({{ stage }}), never into {{ prefix }}.",
+        to_resolve=ways)
 
 
 def _source_record(fetched: Fetched) -> dict[str, str]:

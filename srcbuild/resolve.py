@@ -308,8 +308,14 @@ class Resolver:
             if system:
                 node.action, node.reason = Action.SKIP, f"the system already provides {system}"
                 continue
-            if installed is not None and installed.build_hash == node.build_hash \
-                    and not stale_deps:
+            same = installed is not None and installed.build_hash == node.build_hash \
+                and not stale_deps
+            missing = self.state.missing_files(name) if same else []
+            if missing:  # (an uninstall killed half-way, a hand): put them back
+                node.action = Action.BUILD  # not in `rebuilt`: its build hash is the same
+                node.reason = (f"reinstall: {len(missing)} recorded file(s) are missing from "
+                               f"the prefix ({', '.join(missing[:3])})")
+            elif installed is not None and same:
                 node.action = Action.INSTALLED
                 node.reason = (f"{installed.version} is installed in the prefix with the same "
                                "build hash")

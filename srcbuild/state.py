@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcbuild.durable import atomic_write, fsync_dir
 from srcbuild.errors import InstallError
 
 STATE_DIR = ".srcbuild"
@@ -75,10 +76,10 @@ class PrefixState:
         return {f: pkg.name for pkg in self.packages().values() for f in pkg.files}
 
     def record(self, pkg: Installed) -> None:
+        """Write the record of ``pkg`` durably (fsynced, then renamed)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{pkg.name}.json.tmp"
-        tmp.write_text(json.dumps(pkg.to_json(), indent=1, sort_keys=True))
-        os.replace(tmp, self.dir / f"{pkg.name}.json")
+        atomic_write(self.dir / f"{pkg.name}.json",
+                     json.dumps(pkg.to_json(), indent=1, sort_keys=True))
         self.packages()[pkg.name] = pkg
 
     def forget(self, name: str) -> None:
@@ -86,7 +87,23 @@ class PrefixState:
             (self.dir / f"{name}.json").unlink()
         except FileNotFoundError:
             pass
+        else:
+            fsync_dir(self.dir)
         self.packages().pop(name, None)
+
+    def reload(self) -> None:
+        """Read the records again (a recovery changed them)."""
+        self._loaded = None
+
+    def missing_files(self, name: str) -> list[str]:
+        """The recorded files of ``name`` that are not in the prefix (an lstat each)."""
+        pkg = self.get(name)
+        return [] if pkg is None else [
+            f for f in pkg.files if not os.path.lexists(self.prefix / f)]
+
+
+class PrefixBusy(InstallError):
+    """Another run holds the prefix's lock (raised when asked not to wait)."""
 
 
 @contextmanager
@@ -107,7 +124,7 @@ def prefix_lock(prefix: Path, on_wait: Callable[[str], None] | None = None,
             message = (f"Another srcbuild run (pid {holder}) holds the prefix {prefix}; "
                        "waiting for it to finish.")
             if not wait:
-                raise InstallError(
+                raise PrefixBusy(
                     f"Another srcbuild run (pid {holder}) is installing into {prefix}.",
                     "Wait for it to finish, or use another --prefix.") from None
             if on_wait:
