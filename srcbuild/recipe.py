@@ -14,6 +14,8 @@ from typing import Any
 from srcbuild.errors import RecipeError, RequirementSyntaxError
 from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
 from srcbuild.requirement import parse
+from srcbuild.safety import NAME_PATTERN, is_valid_name
+from srcbuild.templates import template_strings, validate
 
 SYSTEMS = tuple(BuildSystem)
 TOP_KEYS = {
@@ -150,13 +152,16 @@ def load(path: Path) -> Recipe:
     sde = data.get("source_date_epoch")
     if sde is not None and not isinstance(sde, int):
         raise _fail(path, "source_date_epoch must be an integer (seconds since 1970).")
-    return Recipe(
+    recipe = Recipe(
         name=name, path=path, version=version, summary=data.get("summary", ""),
         homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
         requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
         check=check, sources=sources, patches=patches, options=options, build=build, run=run,
         source_date_epoch=sde, digest=recipe_digest(raw, patches, sources),
     )
+    for text, where in template_strings(recipe):  # an unsafe template is refused unrun
+        validate(text, where)
+    return recipe
 
 
 def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -178,6 +183,11 @@ def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
 
 def _identity(path: Path, data: dict[str, Any]) -> tuple[RecipeKind, str, str]:
     """kind, name and version; the name is the file name."""
+    if not is_valid_name(path.stem):
+        raise _fail(path, f"the file name makes the recipe name {path.stem!r}, which does not "
+                          f"match {NAME_PATTERN}.",
+                    "Rename the file: lower-case letters, digits and + . _ -, starting with a "
+                    "letter or a digit.")
     name = data.get("name", path.stem)
     if name != path.stem:
         raise _fail(path, f"name = {name!r} differs from the file name {path.stem!r}.",
