@@ -19,6 +19,7 @@ from srcbuild.kinds import EventKind, Status
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, builtin_recipe_dir
 from srcbuild.resolve import Resolver
+from srcbuild.safety import absolute, check_build_path
 from srcbuild.state import PrefixState, prefix_lock
 
 if TYPE_CHECKING:
@@ -67,8 +68,16 @@ class Request:
     max_packages: int = 0
     assume_yes: bool = False
 
+    def __post_init__(self) -> None:
+        """Every path absolute, whoever made the Request (the CLI already does it)."""
+        self.prefix, self.cache_dir = absolute(self.prefix), absolute(self.cache_dir)
+        self.recipe_dirs = [absolute(d) for d in self.recipe_dirs]
+        self.mirrors = [absolute(m) for m in self.mirrors]
+        if self.locked is not None:
+            self.locked = absolute(self.locked)
+
     def book(self) -> RecipeBook:
-        env_dirs = [Path(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
+        env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
         return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
 
     def settings(self) -> Settings:
@@ -77,6 +86,8 @@ class Request:
         from srcbuild.phases import Settings
 
         jobs = self.jobs + (remote_slots(self.distcc) if self.distcc else 0)
+        check_build_path(self.prefix, "--prefix")
+        check_build_path(self.cache_dir, "--cache-dir")
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
                         binary_cache=open_cache(self.binary_cache), ccache=self.ccache,
@@ -122,9 +133,9 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     from srcbuild.engine import Engine
     from srcbuild.events import FileRecorder
 
-    prefix = req.prefix.resolve()
-    prefix.mkdir(parents=True, exist_ok=True)
     settings = req.settings()
+    prefix = check_build_path(req.prefix.resolve(), "--prefix")
+    prefix.mkdir(parents=True, exist_ok=True)
     settings.prefix = prefix
     with FileRecorder(req.cache_dir / "runs" / "last.jsonl") as recorder:
         events.subscribe(recorder)

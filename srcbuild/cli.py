@@ -24,10 +24,16 @@ Adder = Callable[[argparse.ArgumentParser], None]
 
 
 def path(text: str) -> pathlib.Path:
-    """argparse's type for paths; pathlib is imported only when a path is given."""
-    import pathlib
+    """argparse's type for paths: absolute from here on (a relative --cache-dir once made
+    DESTDIR relative to the build folder); pathlib is imported only when a path is given."""
+    from srcbuild.safety import absolute
 
-    return pathlib.Path(text)
+    return absolute(text)
+
+
+def cache_location(text: str) -> str:
+    """--binary-cache: a folder (made absolute) or a URL (kept as given)."""
+    return text if "://" in text else str(path(text))
 
 
 # -- groups of options; each dest is the api.Request field it sets ---------------------------
@@ -82,7 +88,7 @@ def add_build(p: argparse.ArgumentParser) -> None:
     """How to build: for the subcommands that build into a prefix."""
     add_jobs(p)
     p.add_argument("--keep-build", action="store_true", help="keep build folders after success")
-    p.add_argument("--binary-cache", default=None, metavar="DIR",
+    p.add_argument("--binary-cache", type=cache_location, default=None, metavar="DIR",
                    help="restore and store checked staged trees keyed by build hash "
                         "(default: $SRCBUILD_BINARY_CACHE)")
     p.add_argument("--max-packages", type=int, default=None, metavar="N",

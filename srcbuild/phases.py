@@ -194,7 +194,24 @@ def build(job: Job) -> None:
 
 
 def install(job: Job) -> None:
+    """The install commands; then a stage without a single file is refused: the commands
+    wrote somewhere else (a DESTDIR they ignored: the live prefix), or nowhere."""
     _builder_phase(job, Phase.INSTALL)
+    if job.builder is None or _has_files(job.destdir):
+        return
+    node, log = job.node, job.logs / f"{Phase.INSTALL}.log"
+    raise BuildError(
+        f"{node.name} {node.recipe.version}: the install step put no file into the stage "
+        f"{job.builder.ctx.stage}; a package that installs nothing is refused. The prefix "
+        f"{job.s.prefix} was left as it was.",
+        "Its install commands must write under DESTDIR (make install DESTDIR=...) or "
+        f"{{{{ stage }}}} in the recipe, never into the prefix itself. Install log: {log}",
+        log_path=str(log))
+
+
+def _has_files(folder: Path) -> bool:
+    return any(files or any((Path(d) / s).is_symlink() for s in subdirs)
+               for d, subdirs, files in os.walk(folder))
 
 
 def _builder_phase(job: Job, phase: Phase) -> None:
