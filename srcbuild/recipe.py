@@ -28,6 +28,7 @@ BUILD_KEYS = {
 }
 SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename"}
 OPTION_KEYS = {"default", "help", "choices"}
+MAX_DEPTH = 16  # tables and arrays within each other; the deepest key of the contract has 4
 
 @dataclass(frozen=True)
 class Source:
@@ -174,11 +175,32 @@ def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise _fail(path, f"is not valid TOML: {e}.", "Fix the syntax at that line.") from None
+    except RecursionError:  # tomllib recurses into arrays and inline tables
+        raise _fail(path, f"is nested too deeply to read (a recipe needs at most {MAX_DEPTH} "
+                          "levels of arrays and tables).") from None
+    deep = _too_deep(data)
+    if deep:
+        raise _fail(path, f"key {deep!r} is nested more than {MAX_DEPTH} levels deep.",
+                    f"A recipe needs at most {MAX_DEPTH} levels of arrays and tables.")
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise _fail(path, f"unknown key {unknown[0]!r}.",
                     f"Known keys: {', '.join(sorted(TOP_KEYS))}.")
     return raw, data
+
+
+def _too_deep(data: dict[str, Any]) -> str:
+    """The dotted key of the first value nested deeper than MAX_DEPTH, else ''."""
+    todo: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while todo:
+        value, key, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return key
+        if isinstance(value, dict):
+            todo += [(v, f"{key}.{k}" if key else k, depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(v, f"{key}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return ""
 
 
 def _identity(path: Path, data: dict[str, Any]) -> tuple[RecipeKind, str, str]:
