@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from srcbuild import __version__
-from srcbuild.errors import EXIT_FAILED, EXIT_OK, BuildError, SrcbuildError
+from srcbuild.errors import EXIT_OK, BuildError, SrcbuildError
 
 TYPE_CHECKING = False  # mypy reads this name as typing's; importing typing costs --version
 if TYPE_CHECKING:
@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser().print_help()
         return EXIT_OK
+    from srcbuild import interrupts
+
+    interrupts.handle_signals()
     try:
         return handler(args.command)(args)
     except SrcbuildError as e:
@@ -357,10 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `srcbuild plan ... | head`: the reader has what it wanted
         sys.stderr.close()
         return EXIT_OK
-    except KeyboardInterrupt:
-        sys.stderr.write("srcbuild: error: interrupted; the prefix holds only packages that "
-                         "finished.\n")
-        return EXIT_FAILED
+    except KeyboardInterrupt as e:
+        sys.stderr.write(f"srcbuild: error: interrupted by {interrupts.signal_name(e)}; the "
+                         "running commands were stopped and nothing more was merged: the "
+                         "prefix holds only packages that finished.\n")
+        return interrupts.exit_code(e)
 
 
 def report_error(e: SrcbuildError) -> None:

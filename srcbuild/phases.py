@@ -30,6 +30,7 @@ from srcbuild.kinds import EventKind, Phase
 from srcbuild.requirement import Requirement
 from srcbuild.runner import Result, Sessions, run
 from srcbuild.scheduler import Jobserver
+from srcbuild.sessions import SessionTracker
 from srcbuild.state import Installed, PrefixState
 from srcbuild.templates import Command, command_argvs
 
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     from srcbuild.bincache import BinaryCache
 
 TAIL_LINES = 40
+
+
+class Stopped(SrcbuildError):
+    """A package that did not go on because srcbuild was interrupted (a signal)."""
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Job:
     svc: Services
     work: Path  # CACHE/work/NAME-HASH: build/ and stage/ (the DESTDIR)
     logs: Path  # CACHE/logs/NAME: one PHASE.log per phase
+    sessions: SessionTracker | None = None  # its commands' sessions (default: the run's)
     restored: dict[str, str] | None = None  # a binary cache hit: the source it recorded
     fetched: Fetched | None = None
     builder: Builder | None = None  # set once the source is ready to build
@@ -95,6 +101,10 @@ class Job:
     @property
     def s(self) -> Settings:
         return self.svc.settings
+
+    @property
+    def tracker(self) -> SessionTracker:
+        return self.sessions if self.sessions is not None else self.svc.sessions
 
     def emit(self, kind: EventKind, **data: Any) -> None:
         self.svc.events.emit(kind, recipe=self.node.name, **data)
@@ -178,7 +188,7 @@ def _patch(job: Job, top: Path) -> None:
     for patch in recipe.patches:
         log = job.logs / "patch.log"
         result = run(["patch", "-p1", "--forward", "--batch", "-i", str(patch)], top,
-                     dict(job.s.environ), log, sessions=job.svc.sessions)
+                     dict(job.s.environ), log, sessions=job.tracker)
         if result.returncode != 0:
             raise BuildError(f"Patch {patch} of {recipe.name} does not apply.",
                              f"Full log: {log}", log_path=str(log), tail=result.tail)
@@ -264,10 +274,10 @@ def _run_command(job: Job, phase: Phase, command: Command, cwd: Path, env: dict[
     jobserver = job.svc.jobserver
     if phase != Phase.BUILD or jobserver is None:
         return run(command, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
-                   sessions=job.svc.sessions)
+                   sessions=job.tracker)
     with jobserver.command(command, job.s.jobs) as (joined, extra_env):
         return run(joined, cwd, {**env, **extra_env}, log, on_line=on_line,
-                   tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.svc.sessions)
+                   tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.tracker)
 
 
 # -- check, store, merge ------------------------------------------------------------------
@@ -319,6 +329,8 @@ def merge(job: Job) -> None:
     source = _source_record(job.fetched) if job.fetched is not None else dict(
         job.restored or {})
     with job.svc.merge_lock:
+        if job.svc.sessions.stopping:  # a signal came: nothing more is merged
+            raise Stopped(f"{node.name}: not merged, srcbuild was interrupted.")
         merge_stage(job.destdir, job.s.prefix, Installed(
             name=node.name, version=node.recipe.version, build_hash=node.build_hash,
             provides=tuple(str(p) for p in node.provides),
