@@ -128,16 +128,16 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
 
 def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     """Resolve under the prefix's lock, then build what the plan says; every event of the run
-    is also recorded in CACHE/runs/last.jsonl (for `srcbuild report`)."""
+    is also recorded in CACHE/runs/RUN.jsonl (runs.py; `srcbuild report` reads the last)."""
     from srcbuild.buildenv import write_activate
     from srcbuild.engine import Engine
-    from srcbuild.events import FileRecorder
+    from srcbuild.runs import Recorder
 
     settings = req.settings()
     prefix = check_build_path(req.prefix.resolve(), "--prefix")
     prefix.mkdir(parents=True, exist_ok=True)
     settings.prefix = prefix
-    with FileRecorder(req.cache_dir / "runs" / "last.jsonl") as recorder:
+    with Recorder(req.cache_dir, settings.run_id) as recorder:
         events.subscribe(recorder)
         try:
             lock = apply_lock(req)
@@ -147,7 +147,7 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
                 if req.system_packages and install_system_packages(graph, req.assume_yes,
                                                                    events):
                     graph = resolve(req)
-                events.emit(EventKind.PLAN, **graph.to_json())
+                events.emit(EventKind.PLAN, run=settings.run_id, **graph.to_json())
                 require_satisfiable(graph)
                 outcomes = Engine(settings, events).install(graph, warnings)
                 if any(o.status in (Status.BUILT, Status.RESTORED) for o in outcomes):

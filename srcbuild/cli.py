@@ -285,7 +285,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         graph_arguments, "plan:graph"),
     "report": Subcommand(
         "an HTML timeline of the last run: where the time went",
-        "A self-contained HTML page of the last run (CACHE/runs/last.jsonl).\n\n"
+        "A self-contained HTML page of the last run that built something "
+        "(CACHE/runs/last -> RUN.jsonl).\n\n"
         "example: srcbuild report -O run.html",
         report_arguments, "report:report"),
     "lock": Subcommand(

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcbuild import workdirs
+from srcbuild import runs, workdirs
 from srcbuild.bincache import LocalDirCache
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
@@ -51,7 +51,8 @@ class Engine:
         return self.svc.settings.cache_dir / "work" / f"{node.name}-{node.build_hash[:12]}"
 
     def log_dir(self, node: Node) -> Path:
-        return self.svc.settings.cache_dir / "logs" / node.name
+        """CACHE/logs/RUN/NAME: this run's logs of the package, beside no other run's."""
+        return runs.log_dir(self.svc.settings.cache_dir, self.svc.settings.run_id, node.name)
 
     def sweep(self) -> None:
         """Remove what killed runs left in the caches this run uses: work folders (after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -55,10 +56,7 @@ def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState)
         os.replace(tmp, target)
     for rel in sorted(mine - set(files), reverse=True):
         _remove(prefix, rel)
-    record = Installed(
-        name=installed.name, version=installed.version, build_hash=installed.build_hash,
-        files=tuple(files), provides=installed.provides, requires=installed.requires,
-        options=installed.options, source=installed.source, installed_at=installed.installed_at)
+    record = dataclasses.replace(installed, files=tuple(files))
     state.record(record)
     return record
 

@@ -29,6 +29,7 @@ from srcbuild.install import staged_files, staged_prefix
 from srcbuild.kinds import EventKind, Phase
 from srcbuild.requirement import Requirement
 from srcbuild.runner import Result, Sessions, run
+from srcbuild.runs import new_run_id
 from srcbuild.scheduler import Jobserver
 from srcbuild.sessions import SessionTracker
 from srcbuild.state import Installed, PrefixState
@@ -59,6 +60,7 @@ class Settings:
     ccache: bool = False
     distcc: str | None = None  # DISTCC_HOSTS
     max_packages: int = 0  # packages building at once; 0: as many as the -j budget allows
+    run_id: str = field(default_factory=new_run_id)  # names the run's logs and events
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Job:
     node: Node
     svc: Services
     work: Path  # CACHE/work/NAME-HASH: build/ and stage/ (the DESTDIR)
-    logs: Path  # CACHE/logs/NAME: one PHASE.log per phase
+    logs: Path  # CACHE/logs/RUN/NAME: one PHASE.log per phase
     sessions: SessionTracker | None = None  # its commands' sessions (default: the run's)
     restored: dict[str, str] | None = None  # a binary cache hit: the source it recorded
     fetched: Fetched | None = None
@@ -335,7 +337,7 @@ def merge(job: Job) -> None:
             name=node.name, version=node.recipe.version, build_hash=node.build_hash,
             provides=tuple(str(p) for p in node.provides),
             requires=tuple(node.runtime_deps), options=node.options, source=source,
-            installed_at=time.time()), job.svc.state)
+            installed_at=time.time(), run=job.s.run_id, logs=str(job.logs)), job.svc.state)
     job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,
              seconds=round(time.monotonic() - t0, 3))
 

@@ -32,6 +32,8 @@ class Installed:
     options: dict[str, str] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     installed_at: float = 0.0
+    run: str = ""  # the run that built it (runs.py): its events are CACHE/runs/RUN.jsonl
+    logs: str = ""  # the folder of its phase logs, CACHE/logs/RUN/NAME
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -43,7 +45,7 @@ class Installed:
 
 # field -> what its JSON value must be; a record without an optional field gets its default
 _REQUIRED = ("name", "version", "build_hash")
-_STRINGS = ("name", "version", "build_hash")
+_STRINGS = ("name", "version", "build_hash", "run", "logs")
 _LISTS = ("files", "provides", "requires")
 _TABLES = ("options", "source")
 
@@ -80,7 +82,8 @@ def installed_from_json(d: Any, stem: str) -> Installed:
         name=d["name"], version=d["version"], build_hash=d["build_hash"],
         files=tuple(d.get("files", ())), provides=tuple(d.get("provides", ())),
         requires=tuple(d.get("requires", ())), options=dict(d.get("options", {})),
-        source=dict(d.get("source", {})), installed_at=float(at))
+        source=dict(d.get("source", {})), installed_at=float(at), run=d.get("run", ""),
+        logs=d.get("logs", ""))
 
 
 def damaged_record(path: Path, prefix: Path, problem: str) -> InstallError:

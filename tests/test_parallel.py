@@ -37,7 +37,7 @@ def test_jobserver_never_runs_more_than_n_jobs(sb, tmp_path):
     lines = log.read_text().splitlines()
     assert len(lines) == 3 * 7 * 2  # every configure and compile unit started and ended
     assert max_overlap(log) == 2  # two at once (parallel), never three
-    events = [json.loads(l) for l in (sb.cache / "runs" / "last.jsonl").read_text().splitlines()]
+    events = [json.loads(l) for l in (sb.cache / "runs" / "last").read_text().splitlines()]
     starts = {e["recipe"]: e["time"] for e in events if e["event"] == "package_start"}
     ends = {e["recipe"]: e["time"] for e in events if e["event"] == "package_end"}
     # at least two packages overlapped in time: independent packages did not wait in line
