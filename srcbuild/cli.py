@@ -370,11 +370,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_error(e: SrcbuildError) -> None:
     """The message, the hint on its own line, then "To resolve:" and numbered items; a failed
-    command's log tail before them and what its logs say is missing after them."""
+    command's log tail before them and what its logs say is missing after them. Control
+    characters are shown escaped: the text may come from an archive, a recipe or a build."""
+    from srcbuild.safety import printable  # file names, link targets, build output
+
     out = sys.stderr
     if isinstance(e, BuildError) and e.tail:
-        out.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
+        out.write(printable(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n"))
     first, *rest = e.lines()
-    out.write(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest))
+    out.write(printable(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest)))
     if isinstance(e, BuildError) and e.diagnosis:
-        out.write(f"What the logs say is missing:\n{e.diagnosis}\n")
+        out.write(printable(f"What the logs say is missing:\n{e.diagnosis}\n"))

@@ -56,3 +56,8 @@ def printable(text: str) -> str:
     """``text`` with every control character shown as an escape (``\\x1b``), so that a file
     name, a link target or a line of build output cannot drive the terminal."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def say(text: object = "") -> None:
+    """print() for text that holds recipe or machine data (versions, summaries, paths)."""
+    print(printable(str(text)))

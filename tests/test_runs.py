@@ -1,5 +1,5 @@
 """Issue 12 case 14 and issue 14: logs and events per run, so that runs sharing a cache
-never mix."""
+never mix; and (case 15) text from recipes and builds never drives the terminal."""
 
 from __future__ import annotations
 
@@ -62,3 +62,22 @@ def test_a_noop_run_does_not_replace_the_last_real_one(sb, tmp_path):
     assert package_logs(sb.prefix, "echoer") == sb.cache / "logs" / built / "echoer"
     page = sb("report")
     assert "echoer" in Path(page.stdout.strip()).read_text()
+
+
+def test_escape_sequences_never_reach_the_terminal(sb, tmp_path):
+    """Case 15: a recipe's text, a file name or a build's output with ESC or other control
+    characters is printed with them escaped."""
+    recipe(tmp_path / "r", "loud", r"""
+        version = "1"
+        summary = "\u001b]0;owned\u0007\u001b[2J"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [["sh", "-c", "printf '\\033[2J\\033]0;owned\\007 boom\\n'; exit 1"]]
+        """)
+    listed = sb("list", "--recipes", str(tmp_path / "r"))
+    assert "\x1b" not in listed.stdout and "\\x1b]0;owned\\x07" in listed.stdout
+    failed = sb("loud", "--recipes", str(tmp_path / "r"), "--quiet", check=1)
+    assert "\x1b" not in failed.stderr and "\x07" not in failed.stderr
+    assert "\\x1b[2J\\x1b]0;owned\\x07 boom" in failed.stderr

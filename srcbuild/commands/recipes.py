@@ -7,6 +7,7 @@ import json
 
 from srcbuild import api
 from srcbuild.errors import EXIT_OK
+from srcbuild.safety import say
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def list_(args: argparse.Namespace) -> int:
     width = max((len(r.name) for r in recipes), default=4)
     for r in recipes:
         kind = "group" if r.is_group else r.system
-        print(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
+        say(f"{r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
     return EXIT_OK
 
 
@@ -39,5 +40,5 @@ def info(args: argparse.Namespace) -> int:
             value = ", ".join(value) or "-"
         elif isinstance(value, dict):
             value = "; ".join(f"{k}={v['default']} ({v['help']})" for k, v in value.items()) or "-"
-        print(f"{key + ':':<14} {value}")
+        say(f"{key + ':':<14} {value}")
     return EXIT_OK
