@@ -119,8 +119,11 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
             book.get(recipe).option_values({opt: req.options[key]})
     plain = [k for k in req.options if "." not in k]
     if plain:
-        known = {o.name for r in book.all([]) for o in r.options}
+        broken: list[RecipeError] = []
+        known = {o.name for r in book.all(broken) for o in r.options}
         for k in plain:
+            if k not in known and broken:  # a recipe that did not load may declare it
+                raise broken[0]
             if k not in known:
                 raise RecipeError(f"No recipe has an option {k!r} (given with -o {k}=...).",
                                   "`srcbuild info NAME` lists a recipe's options.")
