@@ -85,12 +85,17 @@ def render(template: str, context: Mapping[str, Any], where: str, shell: bool = 
             f"The names available here are {names} and options.NAME.",
         ) from None
     except SecurityError as e:
-        raise RecipeError(f"{where}: unsafe template {template!r}: {e}.", SANDBOX_HINT) from None
+        raise _unsafe(template, where, e) from None
     except jinja2.TemplateError as e:
         raise RecipeError(f"{where}: bad template {template!r}: {e}.") from None
     except Exception as e:  # noqa: BLE001 - a recipe's expression may raise anything
         raise RecipeError(f"{where}: template {template!r} failed: "
                           f"{type(e).__name__}: {e}.", SANDBOX_HINT) from None
+
+
+def _unsafe(template: str, where: str, e: Exception) -> RecipeError:
+    why = str(e).rstrip(".")
+    return RecipeError(f"{where}: unsafe template {template!r}: {why}.", SANDBOX_HINT)
 
 
 def validate(template: str, where: str) -> None:
@@ -106,7 +111,7 @@ def validate(template: str, where: str) -> None:
     try:
         sandbox.check(template)
     except SecurityError as e:
-        raise RecipeError(f"{where}: unsafe template {template!r}: {e}.", SANDBOX_HINT) from None
+        raise _unsafe(template, where, e) from None
     except jinja2.TemplateError as e:
         raise RecipeError(f"{where}: bad template {template!r}: {e}.") from None
     except RecursionError:
