@@ -22,6 +22,7 @@ from srcbuild.locations import builtin_recipe_dir, checkout_cache_dir
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook
 from srcbuild.resolve import Resolver
+from srcbuild.safety import absolute, check_build_path
 from srcbuild.state import PrefixBusy, PrefixState, prefix_lock
 
 if TYPE_CHECKING:
@@ -75,8 +76,16 @@ class Request:
     max_packages: int = 0
     assume_yes: bool = False
 
+    def __post_init__(self) -> None:
+        """Every path absolute, whoever made the Request (the CLI already does it)."""
+        self.prefix, self.cache_dir = absolute(self.prefix), absolute(self.cache_dir)
+        self.recipe_dirs = [absolute(d) for d in self.recipe_dirs]
+        self.mirrors = [absolute(m) for m in self.mirrors]
+        if self.locked is not None:
+            self.locked = absolute(self.locked)
+
     def book(self) -> RecipeBook:
-        env_dirs = [Path(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
+        env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
         return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
 
     def settings(self, events: Events | None = None) -> Settings:
@@ -86,6 +95,8 @@ class Request:
         from srcbuild.phases import Settings
 
         jobs = self.jobs + (remote_slots(self.distcc) if self.distcc else 0)
+        check_build_path(self.prefix, "--prefix")
+        check_build_path(self.cache_dir, "--cache-dir")
         options = CacheOptions(self.signing_key, self.trusted_keys, self.require_signed,
                                self.binary_cache_only, self.offline)
         binary_cache = open_cache(self.binary_cache, options, self.cache_dir,
@@ -148,8 +159,11 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
             book.get(recipe).option_values({opt: req.options[key]})
     plain = [k for k in req.options if "." not in k]
     if plain:
-        known = {o.name for r in book.all([]) for o in r.options}
+        broken: list[RecipeError] = []
+        known = {o.name for r in book.all(broken) for o in r.options}
         for k in plain:
+            if k not in known and broken:  # a recipe that did not load may declare it
+                raise broken[0]
             if k not in known:
                 raise RecipeError(f"No recipe has an option {k!r} (given with -o {k}=...).",
                                   "`srcbuild info NAME` lists a recipe's options.")
@@ -157,15 +171,15 @@ def _check_option_names(req: Request, book: RecipeBook) -> None:
 
 def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
     """Resolve under the prefix's lock, then build what the plan says; every event of the run
-    is also recorded in CACHE/runs/last.jsonl (for `srcbuild report`)."""
+    is also recorded in CACHE/runs/RUN.jsonl (runs.py; `srcbuild report` reads the last)."""
     from srcbuild.engine import Engine
-    from srcbuild.events import FileRecorder
+    from srcbuild.runs import Recorder
 
-    prefix = req.prefix.resolve()
-    prefix.mkdir(parents=True, exist_ok=True)
     settings = req.settings(events)
+    prefix = check_build_path(req.prefix.resolve(), "--prefix")
+    prefix.mkdir(parents=True, exist_ok=True)
     settings.prefix = prefix
-    with FileRecorder(req.cache_dir / "runs" / "last.jsonl") as recorder:
+    with Recorder(req.cache_dir, settings.run_id) as recorder:
         events.subscribe(recorder)
         try:
             lock = apply_lock(req)
@@ -176,7 +190,7 @@ def install(req: Request, events: Events) -> tuple[Graph, list[Outcome]]:
                 if req.system_packages and install_system_packages(graph, req.assume_yes,
                                                                    events):
                     graph = resolve(req)
-                events.emit(EventKind.PLAN, **graph.to_json())
+                events.emit(EventKind.PLAN, run=settings.run_id, **graph.to_json())
                 require_satisfiable(graph)
                 outcomes = Engine(settings, events).install(graph, warnings)
                 if any(o.status in (Status.BUILT, Status.RESTORED) for o in outcomes):

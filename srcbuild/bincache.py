@@ -34,6 +34,7 @@ from srcbuild.errors import (
 )
 from srcbuild.fetch import safe_extract, sha256_file
 from srcbuild.kinds import EventKind
+from srcbuild.workdirs import owned_temp
 
 if TYPE_CHECKING:
     from srcbuild.ocicache import Trust
@@ -184,28 +185,28 @@ class LocalDirCache:
                     return  # the first valid entry wins; builds are meant to be identical
             except CorruptEntry:
                 pass
-            tmp_archive = self._copy_to_temp(archive, final_archive.name)
-            fd, tmp_meta = tempfile.mkstemp(prefix=f".{final_meta.name}.", dir=self.root)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(manifest, f, indent=1, sort_keys=True)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp_archive, final_archive)
-                os.replace(tmp_meta, final_meta)
-            finally:
-                for tmp in (tmp_archive, Path(tmp_meta)):
-                    if tmp.exists():
-                        tmp.unlink()
+            # .part-* temporaries, locked while written: the next run sweeps a killed one's
+            with owned_temp(self.root, final_archive.name) as tmp_archive, \
+                    owned_temp(self.root, final_meta.name) as tmp_meta:
+                try:
+                    self._copy_to(archive, tmp_archive)
+                    with open(tmp_meta, "w") as f:
+                        json.dump(manifest, f, indent=1, sort_keys=True)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp_archive, final_archive)
+                    os.replace(tmp_meta, final_meta)
+                finally:
+                    for tmp in (tmp_archive, tmp_meta):
+                        tmp.unlink(missing_ok=True)
 
-    def _copy_to_temp(self, archive: Path, name: str) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.root)
-        with os.fdopen(fd, "wb") as out, open(archive, "rb") as src:
+    @staticmethod
+    def _copy_to(archive: Path, tmp: Path) -> None:
+        with open(tmp, "wb") as out, open(archive, "rb") as src:
             while chunk := src.read(1 << 20):
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        return Path(tmp)
 
 
 class Report(Protocol):

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 from srcbuild import __version__
-from srcbuild.errors import EXIT_FAILED, EXIT_OK, BuildError, SrcbuildError
+from srcbuild.errors import EXIT_OK, BuildError, SrcbuildError
 
 TYPE_CHECKING = False  # mypy reads this name as typing's; importing typing costs --version
 if TYPE_CHECKING:
@@ -24,10 +24,16 @@ Adder = Callable[[argparse.ArgumentParser], None]
 
 
 def path(text: str) -> pathlib.Path:
-    """argparse's type for paths; pathlib is imported only when a path is given."""
-    import pathlib
+    """argparse's type for paths: absolute from here on (a relative --cache-dir once made
+    DESTDIR relative to the build folder); pathlib is imported only when a path is given."""
+    from srcbuild.safety import absolute
 
-    return pathlib.Path(text)
+    return absolute(text)
+
+
+def cache_location(text: str) -> str:
+    """--binary-cache: a folder (made absolute) or a URL (kept as given)."""
+    return text if "://" in text else str(path(text))
 
 
 # -- groups of options; each dest is the api.Request field it sets ---------------------------
@@ -94,7 +100,7 @@ def add_build(p: argparse.ArgumentParser) -> None:
 def add_binary_cache(p: argparse.ArgumentParser) -> None:
     """Where checked stages are restored from and stored, and whose signatures count: for the
     subcommands that build into a prefix."""
-    p.add_argument("--binary-cache", action="append", default=None,
+    p.add_argument("--binary-cache", type=cache_location, action="append", default=None,
                    metavar="DIR|oci://HOST/REPO",
                    help="restore and store checked staged trees keyed by build hash; "
                         "repeatable: read in order, store into the first writable one "
@@ -302,7 +308,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         graph_arguments, "plan:graph"),
     "report": Subcommand(
         "an HTML timeline of the last run: where the time went",
-        "A self-contained HTML page of the last run (CACHE/runs/last.jsonl).\n\n"
+        "A self-contained HTML page of the last run that built something "
+        "(CACHE/runs/last -> RUN.jsonl).\n\n"
         "example: srcbuild report -O run.html",
         report_arguments, "report:report"),
     "lock": Subcommand(
@@ -373,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser().print_help()
         return EXIT_OK
+    from srcbuild import interrupts
+
+    interrupts.handle_signals()
     try:
         return handler(args.command)(args)
     except SrcbuildError as e:
@@ -381,19 +391,23 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `srcbuild plan ... | head`: the reader has what it wanted
         sys.stderr.close()
         return EXIT_OK
-    except KeyboardInterrupt:
-        sys.stderr.write("srcbuild: error: interrupted; the prefix holds only packages that "
-                         "finished.\n")
-        return EXIT_FAILED
+    except KeyboardInterrupt as e:
+        sys.stderr.write(f"srcbuild: error: interrupted by {interrupts.signal_name(e)}; the "
+                         "running commands were stopped and nothing more was merged: the "
+                         "prefix holds only packages that finished.\n")
+        return interrupts.exit_code(e)
 
 
 def report_error(e: SrcbuildError) -> None:
     """The message, the hint on its own line, then "To resolve:" and numbered items; a failed
-    command's log tail before them and what its logs say is missing after them."""
+    command's log tail before them and what its logs say is missing after them. Control
+    characters are shown escaped: the text may come from an archive, a recipe or a build."""
+    from srcbuild.safety import printable  # file names, link targets, build output
+
     out = sys.stderr
     if isinstance(e, BuildError) and e.tail:
-        out.write(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n")
+        out.write(printable(f"--- last lines of {e.log_path} ---\n{e.tail}\n---\n"))
     first, *rest = e.lines()
-    out.write(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest))
+    out.write(printable(f"srcbuild: error: {first}\n" + "".join(f"{line}\n" for line in rest)))
     if isinstance(e, BuildError) and e.diagnosis:
-        out.write(f"What the logs say is missing:\n{e.diagnosis}\n")
+        out.write(printable(f"What the logs say is missing:\n{e.diagnosis}\n"))

@@ -8,14 +8,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from srcbuild import runs, workdirs
+from srcbuild.bincache import LocalDirCache
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache
 from srcbuild.graph import Graph, Node
 from srcbuild.kinds import Action, EventKind, Status
-from srcbuild.phases import PHASES, Job, Services, Settings
+from srcbuild.phases import PHASES, Job, Services, Settings, Stopped
 from srcbuild.runner import Sessions
+from srcbuild.safety import is_valid_name
 from srcbuild.scheduler import Jobserver, run_graph
+from srcbuild.sessions import SessionLog
 from srcbuild.state import PrefixState
 
 
@@ -42,10 +46,28 @@ class Engine:
             PrefixState(settings.prefix), Sessions())
 
     def work_dir(self, node: Node) -> Path:
+        if not is_valid_name(node.name):  # never a path component such as ".."
+            raise ValueError(f"not a recipe name: {node.name!r}")
         return self.svc.settings.cache_dir / "work" / f"{node.name}-{node.build_hash[:12]}"
 
     def log_dir(self, node: Node) -> Path:
-        return self.svc.settings.cache_dir / "logs" / node.name
+        """CACHE/logs/RUN/NAME: this run's logs of the package, beside no other run's."""
+        return runs.log_dir(self.svc.settings.cache_dir, self.svc.settings.run_id, node.name)
+
+    def sweep(self) -> None:
+        """Remove what killed runs left in the caches this run uses: work folders (after
+        killing the commands that outlived them) and partial temporaries."""
+        s, say = self.svc.settings, self.svc.events.message
+        for folder, killed in workdirs.sweep_work(s.cache_dir):
+            say(f"Removed {folder}, left by a killed run"
+                + (f" (stopped its leftover processes {', '.join(map(str, killed))})."
+                   if killed else "."))
+        folders = [d for d in (s.cache_dir / "sources").glob("*") if d.is_dir()]
+        if isinstance(s.binary_cache, LocalDirCache):
+            folders.append(s.binary_cache.root)
+        for folder in folders:
+            for path in workdirs.sweep_temporaries(folder):
+                say(f"Removed {path}, a partial file of a killed run.")
 
     def install(self, graph: Graph, warnings: list[str] | None = None) -> list[Outcome]:
         """Build every node whose action is build, independent ones at the same time."""
@@ -79,13 +101,13 @@ class Engine:
                 f"{name}: {type(error).__name__}: {error}")
 
         deps = {n: graph.nodes[n].deps for n in todo}
+        if todo:
+            self.sweep()
         try:
-            run_graph(todo, deps, s.max_packages or s.jobs, build, on_error)
-        except KeyboardInterrupt:
             # the commands run in sessions of their own: Ctrl-C reaches only srcbuild, which
-            # stops them; nothing of theirs is merged
-            self.svc.sessions.terminate_all()
-            raise
+            # stops them (a signal: interrupts.py), waits for them, and merges nothing more
+            run_graph(todo, deps, s.max_packages or s.jobs, build, on_error,
+                      on_interrupt=self.svc.sessions.stop)
         finally:
             jobserver.close()
             self.svc.jobserver = None
@@ -110,15 +132,20 @@ class Engine:
             **({"warnings": notes} if notes else {}))
 
     def build_one(self, node: Node) -> Status:
-        """Take one package through PHASES in fresh folders: its status."""
+        """Take one package through PHASES in a fresh work folder that this run owns (see
+        workdirs.claim): its status."""
         job = Job(node, self.svc, self.work_dir(node), self.log_dir(node))
-        for folder in (job.logs, job.work):
-            if folder.exists():
-                shutil.rmtree(folder)
+        if job.logs.exists():
+            shutil.rmtree(job.logs)
         job.logs.mkdir(parents=True)
-        job.destdir.mkdir(parents=True)
-        for phase in PHASES:
-            phase(job)
-        if job.builder is None or not self.svc.settings.keep_build:
-            shutil.rmtree(job.work, ignore_errors=True)
+        with workdirs.claim(job.work) as sessions_file:
+            job.sessions = SessionLog(self.svc.sessions, sessions_file)
+            job.destdir.mkdir(parents=True)
+            for phase in PHASES:
+                if self.svc.sessions.stopping:
+                    raise Stopped(f"{node.name}: stopped before its {phase.__name__} phase, "
+                                  "srcbuild was interrupted.")
+                phase(job)
+            if job.builder is None or not self.svc.settings.keep_build:
+                shutil.rmtree(job.work, ignore_errors=True)
         return Status.RESTORED if job.restored is not None else Status.BUILT

@@ -1,5 +1,5 @@
 """A run's event stream: the engine emits events, listeners (ui.py's reporters, the recorder
-of CACHE/runs/last.jsonl) receive them one at a time."""
+of CACHE/runs/RUN.jsonl) receive them one at a time."""
 
 from __future__ import annotations
 

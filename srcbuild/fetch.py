@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from srcbuild.errors import FetchError
 from srcbuild.kinds import SourceKind
 from srcbuild.recipe import Recipe, Source
+from srcbuild.workdirs import owned_temp
 
 if TYPE_CHECKING:
     import tarfile
@@ -51,19 +52,18 @@ def copy_verified(src: Path, target: Path, sha256: str) -> Path:
     if target.is_file() and sha256_file(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out, CHUNK)
-        actual = sha256_file(Path(tmp))
-        if actual != sha256:
-            raise FetchError(f"Copying {src} to {target} gave sha256 {actual}, expected "
-                             f"{sha256}; nothing was kept.",
-                             f"Delete {src} and fetch it again.")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with owned_temp(target.parent) as tmp:  # swept by the next run if this one is killed
+        try:
+            with open(tmp, "wb") as out, open(src, "rb") as f:
+                shutil.copyfileobj(f, out, CHUNK)
+            actual = sha256_file(tmp)
+            if actual != sha256:
+                raise FetchError(f"Copying {src} to {target} gave sha256 {actual}, expected "
+                                 f"{sha256}; nothing was kept.",
+                                 f"Delete {src} and fetch it again.")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
 
 
@@ -157,27 +157,30 @@ class SourceCache:
         self.log(f"downloading {label or url}")
         dest_dir = self.root / "sources" / sha256
         dest_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=dest_dir)
         h = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as out:
+            with owned_temp(dest_dir) as tmp:  # swept by the next run if this one is killed
                 try:
-                    with urllib.request.urlopen(url, timeout=60) as resp:
-                        while chunk := resp.read(CHUNK):
-                            h.update(chunk)
-                            out.write(chunk)
-                except (urllib.error.URLError, OSError, ValueError) as e:
-                    raise FetchError(f"download of {label or url} failed ({e})") from None
-            actual = h.hexdigest()
-            if actual != sha256:
-                raise FetchError(f"checksum mismatch for {label or url}: expected sha256 {sha256}, got "
-                                 f"{actual}; the file was not kept")
-            final = dest_dir / filename
-            os.replace(tmp_name, final)
-            return final
+                    with open(tmp, "wb") as out:
+                        try:
+                            with urllib.request.urlopen(url, timeout=60) as resp:
+                                while chunk := resp.read(CHUNK):
+                                    h.update(chunk)
+                                    out.write(chunk)
+                        except (urllib.error.URLError, OSError, ValueError) as e:
+                            raise FetchError(f"download of {label or url} failed ({e})"
+                                             ) from None
+                    actual = h.hexdigest()
+                    if actual != sha256:
+                        raise FetchError(f"checksum mismatch for {label or url}: expected "
+                                         f"sha256 {sha256}, got {actual}; the file was not "
+                                         "kept")
+                    final = dest_dir / filename
+                    os.replace(tmp, final)
+                    return final
+                finally:
+                    tmp.unlink(missing_ok=True)
         finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
             if not any(dest_dir.iterdir()):
                 dest_dir.rmdir()
 

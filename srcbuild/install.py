@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -62,11 +63,8 @@ def merge(destdir: Path, prefix: Path, installed: Installed, state: PrefixState,
                            f"{e}. Nothing was changed.",
                            "Check the permissions of that path.") from None
     change = plan.change
-    record = Installed(
-        name=installed.name, version=installed.version, build_hash=installed.build_hash,
-        files=tuple(sorted(change.place)), provides=installed.provides,
-        requires=installed.requires, options=installed.options, source=installed.source,
-        installed_at=installed.installed_at)
+    # replace(): every field of the record (run, logs, ...) comes from the caller
+    record = dataclasses.replace(installed, files=tuple(sorted(change.place)))
     change.record = record.to_json()
     if touched is not None:
         paths = change.place + change.remove + change.dirs_created

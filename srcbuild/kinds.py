@@ -64,7 +64,7 @@ class Status(StrEnum):
 
 
 class EventKind(StrEnum):
-    """The ``event`` field of the JSON event stream (install --json, CACHE/runs/last.jsonl)."""
+    """The ``event`` field of the JSON event stream (install --json, CACHE/runs/RUN.jsonl)."""
 
     PLAN = "plan"
     PACKAGE_START = "package_start"

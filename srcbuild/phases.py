@@ -30,7 +30,9 @@ from srcbuild.kinds import EventKind, Phase
 from srcbuild.prefixwatch import PrefixWatch
 from srcbuild.requirement import Requirement
 from srcbuild.runner import Result, Sessions, run
+from srcbuild.runs import new_run_id
 from srcbuild.scheduler import Jobserver
+from srcbuild.sessions import SessionTracker
 from srcbuild.state import Installed, PrefixState
 from srcbuild.templates import Command, command_argvs
 
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
     from srcbuild.bincache import BinaryCache
 
 TAIL_LINES = 40
+
+
+class Stopped(SrcbuildError):
+    """A package that did not go on because srcbuild was interrupted (a signal)."""
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Settings:
     ccache: bool = False
     distcc: str | None = None  # DISTCC_HOSTS
     max_packages: int = 0  # packages building at once; 0: as many as the -j budget allows
+    run_id: str = field(default_factory=new_run_id)  # names the run's logs and events
 
 
 @dataclass
@@ -80,7 +87,8 @@ class Job:
     node: Node
     svc: Services
     work: Path  # CACHE/work/NAME-HASH: build/ and stage/ (the DESTDIR)
-    logs: Path  # CACHE/logs/NAME: one PHASE.log per phase
+    logs: Path  # CACHE/logs/RUN/NAME: one PHASE.log per phase
+    sessions: SessionTracker | None = None  # its commands' sessions (default: the run's)
     restored: dict[str, str] | None = None  # a binary cache hit: the source it recorded
     fetched: Fetched | None = None
     builder: Builder | None = None  # set once the source is ready to build
@@ -98,6 +106,10 @@ class Job:
     @property
     def s(self) -> Settings:
         return self.svc.settings
+
+    @property
+    def tracker(self) -> SessionTracker:
+        return self.sessions if self.sessions is not None else self.svc.sessions
 
     def emit(self, kind: EventKind, **data: Any) -> None:
         self.svc.events.emit(kind, recipe=self.node.name, **data)
@@ -183,7 +195,7 @@ def _patch(job: Job, top: Path) -> None:
     for patch in recipe.patches:
         log = job.logs / "patch.log"
         result = run(["patch", "-p1", "--forward", "--batch", "-i", str(patch)], top,
-                     dict(job.s.environ), log, sessions=job.svc.sessions)
+                     dict(job.s.environ), log, sessions=job.tracker)
         if result.returncode != 0:
             raise BuildError(f"Patch {patch} of {recipe.name} does not apply.",
                              f"Full log: {log}", log_path=str(log), tail=result.tail)
@@ -199,7 +211,24 @@ def build(job: Job) -> None:
 
 
 def install(job: Job) -> None:
+    """The install commands; then a stage without a single file is refused: the commands
+    wrote somewhere else (a DESTDIR they ignored: the live prefix), or nowhere."""
     _builder_phase(job, Phase.INSTALL)
+    if job.builder is None or _has_files(job.destdir):
+        return
+    node, log = job.node, job.logs / f"{Phase.INSTALL}.log"
+    raise BuildError(
+        f"{node.name} {node.recipe.version}: the install step put no file into the stage "
+        f"{job.builder.ctx.stage}; a package that installs nothing is refused. The prefix "
+        f"{job.s.prefix} was left as it was.",
+        "Its install commands must write under DESTDIR (make install DESTDIR=...) or "
+        f"{{{{ stage }}}} in the recipe, never into the prefix itself. Install log: {log}",
+        log_path=str(log))
+
+
+def _has_files(folder: Path) -> bool:
+    return any(files or any((Path(d) / s).is_symlink() for s in subdirs)
+               for d, subdirs, files in os.walk(folder))
 
 
 def _builder_phase(job: Job, phase: Phase) -> None:
@@ -268,10 +297,10 @@ def _run_command(job: Job, phase: Phase, command: Command, cwd: Path, env: dict[
     jobserver = job.svc.jobserver
     if phase != Phase.BUILD or jobserver is None:
         return run(command, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
-                   sessions=job.svc.sessions)
+                   sessions=job.tracker)
     with jobserver.command(command, job.s.jobs) as (joined, extra_env):
         return run(joined, cwd, {**env, **extra_env}, log, on_line=on_line,
-                   tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.svc.sessions)
+                   tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.tracker)
 
 
 # -- check, store, merge ------------------------------------------------------------------
@@ -325,6 +354,8 @@ def merge(job: Job) -> None:
     source = _source_record(job.fetched) if job.fetched is not None else dict(
         job.restored or {})
     with job.svc.merge_lock:
+        if job.svc.sessions.stopping:  # a signal came: nothing more is merged
+            raise Stopped(f"{node.name}: not merged, srcbuild was interrupted.")
         _refuse_prefix_writes(job)
         touched: set[str] = set()
         try:
@@ -332,7 +363,8 @@ def merge(job: Job) -> None:
                 name=node.name, version=node.recipe.version, build_hash=node.build_hash,
                 provides=tuple(str(p) for p in node.provides),
                 requires=tuple(node.runtime_deps), options=node.options, source=source,
-                installed_at=time.time()), job.svc.state, touched=touched)
+                installed_at=time.time(), run=job.s.run_id, logs=str(job.logs)),
+                job.svc.state, touched=touched)
         finally:  # a merge rolled back touched them too
             job.svc.merged.append(frozenset(touched))
     job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,

@@ -15,6 +15,8 @@ from srcbuild import locations
 from srcbuild.errors import RecipeError, RequirementSyntaxError
 from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
 from srcbuild.requirement import parse
+from srcbuild.safety import NAME_PATTERN, is_valid_name
+from srcbuild.templates import template_strings, validate
 
 SYSTEMS = tuple(BuildSystem)
 TOP_KEYS = {
@@ -27,6 +29,7 @@ BUILD_KEYS = {
 }
 SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename"}
 OPTION_KEYS = {"default", "help", "choices"}
+MAX_DEPTH = 16  # tables and arrays within each other; the deepest key of the contract has 4
 
 @dataclass(frozen=True)
 class Source:
@@ -151,13 +154,16 @@ def load(path: Path) -> Recipe:
     sde = data.get("source_date_epoch")
     if sde is not None and not isinstance(sde, int):
         raise _fail(path, "source_date_epoch must be an integer (seconds since 1970).")
-    return Recipe(
+    recipe = Recipe(
         name=name, path=path, version=version, summary=data.get("summary", ""),
         homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
         requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
         check=check, sources=sources, patches=patches, options=options, build=build, run=run,
         source_date_epoch=sde, digest=recipe_digest(raw, patches, sources),
     )
+    for text, where in template_strings(recipe):  # an unsafe template is refused unrun
+        validate(text, where)
+    return recipe
 
 
 def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -170,6 +176,13 @@ def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise _fail(path, f"is not valid TOML: {e}.", "Fix the syntax at that line.") from None
+    except RecursionError:  # tomllib recurses into arrays and inline tables
+        raise _fail(path, f"is nested too deeply to read (a recipe needs at most {MAX_DEPTH} "
+                          "levels of arrays and tables).") from None
+    deep = _too_deep(data)
+    if deep:
+        raise _fail(path, f"key {deep!r} is nested more than {MAX_DEPTH} levels deep.",
+                    f"A recipe needs at most {MAX_DEPTH} levels of arrays and tables.")
     unknown = sorted(set(data) - TOP_KEYS)
     if unknown:
         raise _fail(path, f"unknown key {unknown[0]!r}.",
@@ -177,8 +190,27 @@ def _read(path: Path) -> tuple[bytes, dict[str, Any]]:
     return raw, data
 
 
+def _too_deep(data: dict[str, Any]) -> str:
+    """The dotted key of the first value nested deeper than MAX_DEPTH, else ''."""
+    todo: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while todo:
+        value, key, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return key
+        if isinstance(value, dict):
+            todo += [(v, f"{key}.{k}" if key else k, depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [(v, f"{key}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return ""
+
+
 def _identity(path: Path, data: dict[str, Any]) -> tuple[RecipeKind, str, str]:
     """kind, name and version; the name is the file name."""
+    if not is_valid_name(path.stem):
+        raise _fail(path, f"the file name makes the recipe name {path.stem!r}, which does not "
+                          f"match {NAME_PATTERN}.",
+                    "Rename the file: lower-case letters, digits and + . _ -, starting with a "
+                    "letter or a digit.")
     name = data.get("name", path.stem)
     if name != path.stem:
         raise _fail(path, f"name = {name!r} differs from the file name {path.stem!r}.",

@@ -1,4 +1,4 @@
-"""`srcbuild report`: the last run (CACHE/runs/last.jsonl) as a self-contained HTML timeline.
+"""`srcbuild report`: a run (the last: CACHE/runs/last) as a self-contained HTML timeline.
 
 One row per package, one bar per step placed by wall-clock time, so packages that ran at
 the same time simply overlap in time on their own rows.

@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
 import subprocess
-import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from srcbuild.sessions import Sessions, SessionTracker
 from srcbuild.templates import Command
 
-
-class Sessions:
-    """The process groups of the commands running now. Each command is a session of its
-    own, so that an interrupt can stop it with everything it started."""
-
-    def __init__(self) -> None:
-        self._pids: set[int] = set()
-        self._lock = threading.Lock()
-        self._stopping = False
-
-    def add(self, pid: int) -> None:
-        """Track a started command; after terminate_all it is stopped at once (it may have
-        started while the others were being stopped)."""
-        with self._lock:
-            if not self._stopping:
-                self._pids.add(pid)
-                return
-        _terminate(pid)
-
-    def discard(self, pid: int) -> None:
-        with self._lock:
-            self._pids.discard(pid)
-
-    def terminate_all(self) -> None:
-        """SIGTERM every running command's process group (after Ctrl-C or a fatal error),
-        and every one that starts from now on."""
-        with self._lock:
-            self._stopping = True
-            pids = list(self._pids)
-        for pid in pids:
-            _terminate(pid)
-
-
-def _terminate(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except OSError:
-        pass
+__all__ = ["Result", "Sessions", "describe", "run"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +30,11 @@ def describe(command: Command) -> str:
 
 def run(command: Command, cwd: Path, env: Mapping[str, str], log: Path,
         on_line: Callable[[str], None] | None = None, tail_lines: int = 40,
-        pass_fds: tuple[int, ...] = (), sessions: Sessions | None = None) -> Result:
-    """Run ``command``, appending its output to ``log``; never through a shell unless asked."""
+        pass_fds: tuple[int, ...] = (), sessions: SessionTracker | None = None) -> Result:
+    """Run ``command``, appending its output to ``log``; never through a shell unless asked.
+
+    Once ``sessions`` is stopping (a signal), nothing new starts: exit status 130.
+    """
     argv = ["/bin/sh", "-c", command["shell"]] if isinstance(command, dict) else list(command)
     shown = describe(command)
     tail: deque[str] = deque(maxlen=tail_lines)
@@ -79,6 +43,9 @@ def run(command: Command, cwd: Path, env: Mapping[str, str], log: Path,
         out.write(f"$ {shown}\n# in {cwd}\n")
         tail.append(f"$ {shown}")
         out.flush()
+        if sessions is not None and sessions.stopping:
+            out.write("# not started: srcbuild is stopping\n")
+            return Result(130, "not started: srcbuild is stopping", shown)
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -14,11 +14,14 @@ import os
 import re
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from srcbuild.templates import Command
+
+SIGNAL_CHECK = 0.25  # seconds: how soon the main thread reacts to a signal at the latest
 
 # tools that read MAKEFLAGS and take their job slots from the jobserver pipe
 JOINS_JOBSERVER = ("make", "gmake")
@@ -166,12 +169,19 @@ class Walk:
 
 
 def run_graph(order: list[str], deps: dict[str, list[str]], jobs: int,
-              build: Callable[[str], None], on_error: Callable[[str, BaseException], None]
+              build: Callable[[str], None], on_error: Callable[[str, BaseException], None],
+              on_interrupt: Callable[[], None] = lambda: None, join_timeout: float = 60.0,
               ) -> set[str]:
     """Build every package of ``order`` (dependencies first), at most ``jobs`` at a time.
 
     After a failure no new package starts; running ones finish (their work is complete and
     consistent, cancelling them would only waste it). Returns the set of failed packages.
+
+    When the wait is interrupted (a signal raises in the main thread), ``on_interrupt``
+    stops the running packages' commands, the build threads are given ``join_timeout``
+    seconds to end (a merge under way completes), and the interrupt is raised again. The
+    threads are daemons: one stuck on a pipe that an escaped process still holds open
+    cannot keep srcbuild from exiting.
     """
     walk = Walk({n: [d for d in deps.get(n, []) if d in order] for n in order})
     cond = threading.Condition()
@@ -193,19 +203,30 @@ def run_graph(order: list[str], deps: dict[str, list[str]], jobs: int,
                 walk.running.discard(name)
                 cond.notify_all()
 
-    with cond:
-        while True:
-            if not walk.failed:
-                for name in sorted(walk.ready(), key=order.index):
-                    if len(walk.running) >= limit:
-                        break
-                    walk.running.add(name)
-                    t = threading.Thread(target=worker, args=(name,), name=f"build-{name}")
-                    threads.append(t)
-                    t.start()
-            if walk.finished():
-                break
-            cond.wait()
+    try:
+        with cond:
+            while True:
+                if not walk.failed:
+                    for name in sorted(walk.ready(), key=order.index):
+                        if len(walk.running) >= limit:
+                            break
+                        walk.running.add(name)
+                        t = threading.Thread(target=worker, args=(name,), name=f"build-{name}",
+                                             daemon=True)
+                        threads.append(t)
+                        t.start()
+                if walk.finished():
+                    break
+                # a timeout, not a plain wait: a signal the kernel hands to a build thread
+                # interrupts no lock of the main thread, whose handler runs only once the
+                # main thread runs again
+                cond.wait(SIGNAL_CHECK)
+    except BaseException:
+        on_interrupt()
+        deadline = time.monotonic() + join_timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        raise
     for t in threads:
         t.join()
     return walk.failed

@@ -15,6 +15,7 @@ from typing import Any
 
 from srcbuild.durable import atomic_write, fsync_dir
 from srcbuild.errors import InstallError
+from srcbuild.safety import is_valid_name
 
 STATE_DIR = ".srcbuild"
 
@@ -32,6 +33,8 @@ class Installed:
     options: dict[str, str] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
     installed_at: float = 0.0
+    run: str = ""  # the run that built it (runs.py): its events are CACHE/runs/RUN.jsonl
+    logs: str = ""  # the folder of its phase logs, CACHE/logs/RUN/NAME
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -39,6 +42,60 @@ class Installed:
         d["provides"] = list(self.provides)
         d["requires"] = list(self.requires)
         return d
+
+
+# field -> what its JSON value must be; a record without an optional field gets its default
+_REQUIRED = ("name", "version", "build_hash")
+_STRINGS = ("name", "version", "build_hash", "run", "logs")
+_LISTS = ("files", "provides", "requires")
+_TABLES = ("options", "source")
+
+
+class DamagedRecord(ValueError):
+    """What is wrong with a state record, in a few words."""
+
+
+def installed_from_json(d: Any, stem: str) -> Installed:
+    """The Installed of a state record ``stem``.json; DamagedRecord names the first field
+    that is missing or of the wrong type (a record edited by hand, or written half)."""
+    if not isinstance(d, dict):
+        raise DamagedRecord(f"it holds a JSON {type(d).__name__}, not an object")
+    for key in _REQUIRED:
+        if key not in d:
+            raise DamagedRecord(f"the field {key!r} is missing")
+    for key in _STRINGS:
+        if not isinstance(d.get(key, ""), str):
+            raise DamagedRecord(f"the field {key!r} is a {type(d[key]).__name__}, not a string")
+    for key in _LISTS:
+        value = d.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DamagedRecord(f"the field {key!r} is not a list of strings")
+    for key in _TABLES:
+        value = d.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise DamagedRecord(f"the field {key!r} is not an object of strings")
+    at = d.get("installed_at", 0.0)
+    if not isinstance(at, (int, float)) or isinstance(at, bool):
+        raise DamagedRecord("the field 'installed_at' is not a number")
+    if d["name"] != stem or not is_valid_name(d["name"]):
+        raise DamagedRecord(f"its name {d['name']!r} is not the file's name {stem!r}")
+    return Installed(
+        name=d["name"], version=d["version"], build_hash=d["build_hash"],
+        files=tuple(d.get("files", ())), provides=tuple(d.get("provides", ())),
+        requires=tuple(d.get("requires", ())), options=dict(d.get("options", {})),
+        source=dict(d.get("source", {})), installed_at=float(at), run=d.get("run", ""),
+        logs=d.get("logs", ""))
+
+
+def damaged_record(path: Path, prefix: Path, problem: str) -> InstallError:
+    """The error for a state record that cannot be read: what is wrong and the ways out."""
+    return InstallError(
+        f"The state record {path} of prefix {prefix} is damaged: {problem}. srcbuild cannot "
+        "tell which files of the prefix that package owns.",
+        to_resolve=[f"Restore {path.name} from a backup of the prefix, if there is one.",
+                    (f"Or move it aside (mv {path} {path}.damaged): srcbuild forgets "
+                     f"{path.stem}, whose files stay in the prefix unowned; remove them by "
+                     "hand before installing it again, or install into a fresh --prefix.")])
 
 
 class PrefixState:
@@ -55,16 +112,10 @@ class PrefixState:
             if self.dir.is_dir():
                 for p in sorted(self.dir.glob("*.json")):
                     try:
-                        d = json.loads(p.read_text())
-                        found[d["name"]] = Installed(
-                            name=d["name"], version=d["version"], build_hash=d["build_hash"],
-                            files=tuple(d.get("files", ())), provides=tuple(d.get("provides", ())),
-                            requires=tuple(d.get("requires", ())), options=d.get("options", {}),
-                            source=d.get("source", {}), installed_at=d.get("installed_at", 0.0))
-                    except (OSError, ValueError, KeyError) as e:
-                        raise InstallError(
-                            f"The state record {p} of prefix {self.prefix} is unreadable ({e}).",
-                            "Remove that file and reinstall the package it names.") from None
+                        pkg = installed_from_json(json.loads(p.read_text()), p.stem)
+                    except (OSError, ValueError) as e:
+                        raise damaged_record(p, self.prefix, str(e)) from None
+                    found[pkg.name] = pkg
             self._loaded = found
         return self._loaded
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from srcbuild.events import Event, Listener
 from srcbuild.kinds import Action, EventKind, Status
+from srcbuild.safety import printable
 
 
 class JsonReporter:
@@ -43,7 +44,7 @@ class PlainReporter:
         self.total = 0
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(printable(text) + "\n")
         self.out.flush()
 
     def __call__(self, event: Event) -> None:
@@ -99,6 +100,7 @@ class RichReporter:
 
     def _table(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         t = Table.grid(padding=(0, 1))
         now = time.time()
@@ -106,19 +108,21 @@ class RichReporter:
             t.add_row(f"[bold][{r['index']}/{r['total']}][/] {name}",
                       f"[cyan]{r.get('step', 'fetch')}[/]",
                       fmt_seconds(now - r["start"]),
-                      (r.get("line") or "")[-80:])
+                      Text(printable(r.get("line") or "")[-80:]))
         return t
 
     def __call__(self, event: Event) -> None:
+        from rich.text import Text  # plain text: build output may hold [markup] and escapes
+
         kind = event["event"]
         if kind == EventKind.PLAN:
             for w in event.get("warnings", []):
-                self.console.print(f"[yellow]warning:[/] {w}")
+                self.console.print(Text("warning: ", style="yellow") + Text(printable(w)))
             for s in event["steps"]:
                 color = {Action.BUILD: "yellow", Action.INSTALLED: "green",
                          Action.SKIP: "blue"}[s["action"]]
-                self.console.print(f"  [{color}]{s['action']:<9}[/] {s['recipe']} "
-                                   f"{s['version']}: {s['reason']}")
+                self.console.print(Text(f"  {s['action']:<9}", style=color) + Text(printable(
+                    f" {s['recipe']} {s['version']}: {s['reason']}")))
         elif kind == EventKind.PACKAGE_START:
             if not self.started:
                 self.live.start()
@@ -139,11 +143,11 @@ class RichReporter:
             self.console.print(f"  [{color}]{event['status']}[/] {event['recipe']} in "
                                f"{fmt_seconds(event['seconds'])}")
         elif kind in (EventKind.MESSAGE, EventKind.FETCH_PROGRESS):
-            self.console.print(event["text"])
+            self.console.print(Text(printable(event["text"])))
         elif kind == EventKind.SUMMARY:
             if self.started:
                 self.live.stop()
-            self.console.print(summary_text(event))
+            self.console.print(Text(printable(summary_text(event))))
             return
         if self.started:
             self.live.update(self._table())

@@ -27,7 +27,7 @@ def run_env(prefix: Path) -> dict[str, str]:
 def test_chain_builds_in_order_and_runs(sb, chain_recipes):
     out = sb("gamma", "delta", "--recipes", str(chain_recipes))
     starts = [json.loads(l)["recipe"] for l in
-              (sb.cache / "runs" / "last.jsonl").read_text().splitlines()
+              (sb.cache / "runs" / "last").read_text().splitlines()
               if json.loads(l)["event"] == "package_start"]
     assert starts.index("alpha") < starts.index("beta") < starts.index("gamma")
     assert starts.index("alpha") < starts.index("delta")

@@ -90,7 +90,7 @@ def test_failed_build_shows_a_red_step(sb, tmp_path):
 
 def test_no_last_run_is_a_clear_error(sb):
     cp = sb("report", check=2)
-    assert str(sb.cache / "runs" / "last.jsonl") in cp.stderr
+    assert str(sb.cache / "runs" / "last") in cp.stderr
     assert "srcbuild install" in cp.stderr
 
 

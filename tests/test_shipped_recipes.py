@@ -81,6 +81,7 @@ def test_run_launches_with_the_prefix_environment(sb, tmp_path):
         path = "."
         [build]
         system = "custom"
+        install = [["sh", "-c", "mkdir -p {{ stage }}/share && touch {{ stage }}/share/tool"]]
         """)
     cp = sb("run", "tool", "--recipes", str(tmp_path / "r"), check=2)
     assert "not installed" in cp.stderr and "srcbuild tool --prefix" in cp.stderr

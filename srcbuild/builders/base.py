@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from srcbuild.install import staged_prefix
 from srcbuild.kinds import Phase
 from srcbuild.recipe import Recipe
-from srcbuild.templates import Command, Folders, render, template_context
+from srcbuild.templates import Command, Folders, render, render_command, template_context
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,8 @@ class Builder:
         """The recipe's own commands for ``phase`` when it gives them, else the defaults."""
         given = self.ctx.recipe.build.get(phase)
         if given is not None:
-            out: list[Command] = []
-            for command in given:
-                if isinstance(command, dict):
-                    out.append({"shell": self.ctx.render(command["shell"], phase)})
-                else:
-                    out.append([self.ctx.render(a, phase) for a in command])
-            return out
+            where = f"{self.ctx.recipe.path} [build] {phase}"
+            return [render_command(c, self.ctx.template_vars(), where) for c in given]
         defaults = {Phase.CONFIGURE: self.configure, Phase.BUILD: self.build,
                     Phase.INSTALL: self.install}
         return defaults[phase]()

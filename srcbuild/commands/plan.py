@@ -12,6 +12,7 @@ from srcbuild.errors import EXIT_OK, EXIT_UNSATISFIED
 from srcbuild.events import Events
 from srcbuild.graph import require_satisfiable
 from srcbuild.kinds import DiagnosisCase, Satisfier
+from srcbuild.safety import say
 from srcbuild.ui import make_reporter
 
 DOCTOR_MARKS = {Satisfier.PREFIX: "ok  ", Satisfier.SYSTEM: "ok  ", Satisfier.RECIPE: "build",
@@ -23,14 +24,14 @@ def plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(graph.to_json(), indent=1))
     else:
-        print(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
+        say(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
         for i, name in enumerate(graph.order, 1):
             n = graph.nodes[name]
-            print(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
-        print("Requirements:")
+            say(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
+        say("Requirements:")
         for r in graph.resolutions:
             v = f" {r.version}" if r.version else ""
-            print(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
+            say(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
                   + ("" if r.satisfied_by != Satisfier.MISSING else f" ({r.reason})"))
     return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
 
@@ -51,13 +52,13 @@ def doctor(args: argparse.Namespace) -> int:
                           "diagnoses": [d.to_json() for d in found + loader]}, indent=1))
     else:
         for d in found:
-            print(f"{DOCTOR_MARKS.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
-        print(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
+            say(f"{DOCTOR_MARKS.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
+        say(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
               + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
         if loader:
-            print(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
+            say(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
             for d in loader:
-                print(f"LOAD  {d.message}")
+                say(f"LOAD  {d.message}")
     return EXIT_UNSATISFIED if bad else EXIT_OK
 
 
@@ -72,7 +73,7 @@ def graph(args: argparse.Namespace) -> int:
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
-        print(args.output)
+        say(args.output)
     # like `plan`: the picture is written, and the exit code says something is missing
     return EXIT_UNSATISFIED if resolved.missing() else EXIT_OK
 

@@ -8,6 +8,7 @@ import json
 from srcbuild import api
 from srcbuild.errors import EXIT_OK
 from srcbuild.locations import builtin_recipe_dir
+from srcbuild.safety import say
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -24,10 +25,10 @@ def list_(args: argparse.Namespace) -> int:
     for d in book.dirs:  # in search order: a recipe of an earlier folder hides later ones
         here = [r for r in recipes if r.path.parent == d]
         if here:
-            print(f"{d}{' (built-in)' if d == builtin else ''}:")
+            say(f"{d}{' (built-in)' if d == builtin else ''}:")
         for r in here:
             kind = "group" if r.is_group else r.system
-            print(f"  {r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
+            say(f"  {r.name:<{width}}  {r.version:<14} {kind:<9} {r.summary}")
     return EXIT_OK
 
 
@@ -47,5 +48,5 @@ def info(args: argparse.Namespace) -> int:
             value = ", ".join(value) or "-"
         elif isinstance(value, dict):
             value = "; ".join(f"{k}={v['default']} ({v['help']})" for k, v in value.items()) or "-"
-        print(f"{key + ':':<14} {value}")
+        say(f"{key + ':':<14} {value}")
     return EXIT_OK
