@@ -185,5 +185,5 @@ def test_installed_srcbuild_builds_zlib_into_a_prefix(installed):
     assert (prefix / "lib" / "pkgconfig" / "zlib.pc").is_file()
     assert (prefix / "include" / "zlib.h").is_file()
     assert (prefix / "lib" / "libz.so").exists()
-    assert (cache / "logs" / "zlib").is_dir()  # the run used ~/.cache/srcbuild
+    assert list((cache / "logs").glob("*/zlib"))  # the run used ~/.cache/srcbuild (logs/RUN/NAME)
     assert not (installed.package / "cache").exists()
