@@ -1,4 +1,4 @@
-"""Sources: url / debian / path, a cache keyed by sha256, verification and safe extraction."""
+"""Sources: url / debian / path, a cache keyed by sha256, verification and extraction."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import urllib.error
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcbuild.errors import FetchError
+from srcbuild.extract import extract
 from srcbuild.recipe import Recipe, Source
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst",
@@ -264,7 +264,7 @@ class SourceCache:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
         try:
-            epoch = safe_extract(archive, tmp)
+            epoch = extract(archive, tmp)
             top = single_top(tmp)
             apply_patches(top)
             (tmp / ".srcbuild-source.json").write_text(json.dumps(
@@ -285,48 +285,6 @@ def debian_orig(print_uris: str) -> tuple[str, str, str] | None:
         if m and re.search(r"\.orig\.tar\.(gz|xz|bz2|lzma|zst)$", m[2]):
             return m[1], m[2], m[3] or ""
     return None
-
-
-def _inside(base: str, target: str) -> bool:
-    return os.path.commonpath([base, target]) == base
-
-
-def check_members(members: list[tarfile.TarInfo], archive: Path) -> None:
-    """Refuse absolute names, ``..``, links that leave the tree and device files."""
-    base = os.path.abspath("/__root__")
-    for m in members:
-        name = m.name
-        problem = ""
-        target = os.path.abspath(os.path.join(base, name))
-        if name.startswith("/") or not _inside(base, target):
-            problem = "its path leaves the extraction folder"
-        elif m.issym():
-            link = os.path.abspath(os.path.join(os.path.dirname(target), m.linkname))
-            if m.linkname.startswith("/") or not _inside(base, link):
-                problem = f"it is a symbolic link to {m.linkname}, outside the tree"
-        elif m.islnk():
-            link = os.path.abspath(os.path.join(base, m.linkname))
-            if m.linkname.startswith("/") or not _inside(base, link):
-                problem = f"it is a hard link to {m.linkname}, outside the tree"
-        elif m.isdev():
-            problem = "it is a device file"
-        if problem:
-            raise FetchError(f"Refusing to extract {archive}: member {name!r} is unsafe: "
-                             f"{problem}.",
-                             "The archive is damaged or malicious; check its source and sha256.")
-
-
-def safe_extract(archive: Path, dest: Path) -> int:
-    """Extract after checking every member; return the newest member's mtime."""
-    try:
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            check_members(members, archive)
-            tf.extractall(dest, members=members, filter="tar")
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise FetchError(f"Cannot extract {archive}: {e}.",
-                         "The file is damaged: delete it from the cache and fetch again.") from None
-    return max((int(m.mtime) for m in members), default=0)
 
 
 def single_top(tree: Path) -> Path:
