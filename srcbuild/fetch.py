@@ -24,6 +24,7 @@ from srcbuild.recipe import Recipe, Source
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst",
                     ".tar.lzma", ".tar")
 CHUNK = 1 << 20
+META = ".srcbuild-source.json"  # in an extracted tree: its top folder and epoch
 _LOCK = threading.RLock()
 _SHA_LOCKS: dict[str, threading.Lock] = {}
 
@@ -72,8 +73,13 @@ class SourceCache:
         return None
 
     # -- fetching ------------------------------------------------------------------------
-    def fetch(self, recipe: Recipe) -> tuple[Source, Path | None, str]:
-        """Try the recipe's sources in order; return the first that is fetched and verified."""
+    def fetch(self, recipe: Recipe, verify: bool = True) -> tuple[Source, Path | None, str]:
+        """Try the recipe's sources in order; return the first that is fetched and verified.
+
+        With ``verify`` a file already in the cache is hashed again (``srcbuild fetch``, and
+        ``prepare`` before every extraction); one that no longer matches the recipe is
+        deleted and fetched again.
+        """
         errors = []
         for source in recipe.sources:
             try:
@@ -84,12 +90,19 @@ class SourceCache:
                     return source, (p if p.is_file() else None), ""
                 with _sha_lock(source.sha256):  # one download per file, however many ask
                     hit = self.cached(source.sha256)
+                    changed = ""
+                    if verify and hit is not None and hit.parent.parent == self.root / "sources":
+                        changed = self._discard_if_changed(hit, source.sha256)
+                        if changed:
+                            hit = self.cached(source.sha256)  # a mirror may still have it
                     if hit is not None:
                         if hit.parent.parent != self.root / "sources":
                             hit = self._store_verified(hit, source.sha256, hit.name)
                         return source, hit, source.sha256
                     if self.offline:
-                        raise FetchError("not in the cache or a mirror, and --offline "
+                        raise FetchError(f"{changed}; it was deleted, and --offline forbids "
+                                         "fetching it again" if changed else
+                                         "not in the cache or a mirror, and --offline "
                                          "forbids the network")
                     if source.kind == "url":
                         path = self._download_any((source.location,) + source.mirrors, source)
@@ -107,6 +120,19 @@ class SourceCache:
                 f"{self.root / 'sources'}/SHA256/.")
         raise FetchError(f"No source of {recipe.name} ({recipe.path}) could be fetched: {tried}.",
                          hint)
+
+    def _discard_if_changed(self, path: Path, sha256: str) -> str:
+        """Hash a cached file again; when it no longer matches, delete it and say why."""
+        actual = sha256_file(path)
+        if actual == sha256:
+            return ""
+        why = (f"{path} has sha256 {actual}, the recipe expects {sha256} (it changed in the "
+               "cache after it was fetched)")
+        self.log(f"{why}: deleted it and fetching it again")
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+        return why
 
     def _download_any(self, urls: tuple[str, ...], source: Source) -> Path:
         errors = []
@@ -241,23 +267,36 @@ class SourceCache:
 
     # -- extraction ------------------------------------------------------------------------
     def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None]) -> Fetched:
-        """Fetch, verify, extract (once, cached) and patch; return the source tree."""
-        source, archive, sha = self.fetch(recipe)
-        if archive is None:  # a local folder: used in place, builds are out of tree
-            tree = Path(source.location)
-            return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
-        key = (sha or sha256_file(archive))[:20]
-        if recipe.patches:
-            key += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in recipe.patches)
-                                        ).hexdigest()[:10]
-        dest = self.root / "src" / key
-        meta = dest / ".srcbuild-source.json"
+        """Fetch, verify, extract (once, cached) and patch; return the source tree.
+
+        The archive is hashed again right before it is extracted, so bytes that changed in
+        the cache since the fetch are fetched again, never built.
+        """
+        source, archive, sha = self.fetch(recipe, verify=False)
+        if archive is None:
+            return _folder(recipe, source)
+        key = self._tree_key(recipe, archive, sha)
         with _LOCK:  # two packages of one parallel run never extract the same tree at once
+            if sha and not (self.root / "src" / key / META).exists():
+                source, archive, sha = self.fetch(recipe, verify=True)
+                if archive is None:  # the archive could not be fetched again; a later source
+                    return _folder(recipe, source)
+                key = self._tree_key(recipe, archive, sha)
+            dest = self.root / "src" / key
+            meta = dest / META
             if not meta.exists():
                 self._extract(archive, dest, key, apply_patches)
         info = json.loads(meta.read_text())
         tree = dest / info["top"] if info["top"] else dest
         return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
+
+    @staticmethod
+    def _tree_key(recipe: Recipe, archive: Path, sha: str) -> str:
+        key = (sha or sha256_file(archive))[:20]
+        if recipe.patches:
+            key += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in recipe.patches)
+                                        ).hexdigest()[:10]
+        return key
 
     def _extract(self, archive: Path, dest: Path, key: str,
                  apply_patches: Callable[[Path], None]) -> None:
@@ -267,7 +306,7 @@ class SourceCache:
             epoch = extract(archive, tmp)
             top = single_top(tmp)
             apply_patches(top)
-            (tmp / ".srcbuild-source.json").write_text(json.dumps(
+            (tmp / META).write_text(json.dumps(
                 {"top": top.name if top != tmp else "", "epoch": epoch,
                  "archive": str(archive)}))
             if dest.exists():
@@ -276,6 +315,12 @@ class SourceCache:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _folder(recipe: Recipe, source: Source) -> Fetched:
+    """A local folder source: used in place (builds are out of tree)."""
+    tree = Path(source.location)
+    return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
 
 
 def debian_orig(print_uris: str) -> tuple[str, str, str] | None:

@@ -1,0 +1,81 @@
+"""Sources as an attacker or a clumsy operator leaves them (issue 12, cases 5 and 12).
+
+A cached archive whose bytes changed after a good fetch is never built: it is hashed again
+before extraction (and by ``srcbuild fetch``), deleted and fetched again, or refused
+offline with both hashes named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from pkgfactory import recipe
+
+MAKEFILE = """\
+all:
+install:
+\tmkdir -p $(DESTDIR)$(PREFIX)/share
+\techo {payload} > $(DESTDIR)$(PREFIX)/share/payload
+"""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pkg_tarball(path: Path, payload: str) -> str:
+    """pkg-1/Makefile that installs share/payload containing ``payload``; its sha256."""
+    data = MAKEFILE.format(payload=payload).encode()
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo("pkg-1/Makefile")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return sha256(path)
+
+
+@pytest.fixture
+def fetched(sb, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A url source fetched once into the cache: (recipes, cached archive, its sha256)."""
+    upstream = tmp_path / "upstream" / "pkg-1.tar.gz"
+    upstream.parent.mkdir()
+    sha = pkg_tarball(upstream, "good")
+    recipes = tmp_path / "r"
+    recipe(recipes, "pkg", f'version = "1"\n[[source]]\nurl = "{upstream.as_uri()}"\n'
+                           f'sha256 = "{sha}"\n[build]\nsystem = "make"\n')
+    sb("fetch", "pkg", "--recipes", str(recipes))
+    cached = sb.cache / "sources" / sha / "pkg-1.tar.gz"
+    assert sha256(cached) == sha
+    return recipes, cached, sha
+
+
+def test_a_cached_archive_changed_after_the_fetch_is_fetched_again(sb, fetched):
+    recipes, cached, sha = fetched
+    bad = pkg_tarball(cached, "tampered")  # bytes changed in the cache after a good fetch
+    cp = sb("pkg", "--recipes", str(recipes))
+    assert (sb.prefix / "share" / "payload").read_text() == "good\n"
+    assert sha256(cached) == sha
+    assert f"{cached} has sha256 {bad}, the recipe expects {sha}" in cp.stderr, cp.stderr
+    assert "deleted it and fetching it again" in cp.stderr
+
+
+def test_fetch_verifies_what_is_already_cached(sb, fetched):
+    recipes, cached, sha = fetched
+    bad = pkg_tarball(cached, "tampered")
+    cp = sb("fetch", "pkg", "--recipes", str(recipes))
+    assert f"{cached} has sha256 {bad}, the recipe expects {sha}" in cp.stderr, cp.stderr
+    assert sha256(cached) == sha
+
+
+def test_offline_a_changed_archive_is_refused_naming_both_hashes(sb, fetched):
+    recipes, cached, sha = fetched
+    bad = pkg_tarball(cached, "tampered")
+    cp = sb("pkg", "--recipes", str(recipes), "--offline", check=1)
+    assert f"has sha256 {bad}, the recipe expects {sha}" in cp.stderr, cp.stderr
+    assert "--offline forbids fetching it again" in cp.stderr
+    assert "Traceback" not in cp.stderr
+    assert not cached.exists()
+    assert not (sb.prefix / "share" / "payload").exists()
