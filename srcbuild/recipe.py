@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 import jinja2
 
 from srcbuild.errors import RecipeError
+from srcbuild.pathsource import tree_digest
 from srcbuild.requirement import Requirement, RequirementSyntaxError, parse
 
 SYSTEMS = ("autotools", "meson", "cmake", "make", "kbuild", "custom")
@@ -260,6 +260,8 @@ def load(path: Path) -> Recipe:
             raise _fail(path, f"{where} ({k} = {s[k]!r}) needs sha256 = 64 lower-case hex digits.",
                         "Compute it with sha256sum on a trusted copy of the file.")
         location = str(s[k])
+        if "\0" in location:
+            raise _fail(path, f"{where}: {k} contains a NUL byte.")
         if k == "path":
             location = str((path.parent / location).resolve())
         mirrors = _strings(path, f"{where} mirrors", s.get("mirrors", []))
@@ -318,7 +320,7 @@ def load(path: Path) -> Recipe:
         digest.update(patch.read_bytes())
     for s in sources:
         if s.kind == "path":
-            digest.update(tree_digest(Path(s.location)).encode())
+            digest.update(tree_digest(Path(s.location), path).encode())
 
     return Recipe(
         name=name, path=path, version=version, summary=data.get("summary", ""),
@@ -327,28 +329,6 @@ def load(path: Path) -> Recipe:
         check=check, sources=tuple(sources), patches=tuple(patches), options=tuple(options),
         build=build, run=run, source_date_epoch=sde, digest=digest.hexdigest(),
     )
-
-
-def tree_digest(root: Path) -> str:
-    """sha256 over the names, modes and contents of a local source folder (or one file)."""
-    h = hashlib.sha256()
-    if root.is_file():
-        h.update(root.read_bytes())
-        return h.hexdigest()
-    if not root.is_dir():
-        return "missing"
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fname in sorted(filenames):
-            full = Path(dirpath, fname)
-            rel = full.relative_to(root).as_posix()
-            h.update(rel.encode() + b"\0")
-            if full.is_symlink():
-                h.update(b"L" + os.readlink(full).encode())
-            else:
-                h.update(b"X" if os.access(full, os.X_OK) else b"F")
-                h.update(full.read_bytes())
-    return h.hexdigest()
 
 
 class RecipeBook:

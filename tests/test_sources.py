@@ -2,17 +2,24 @@
 
 A cached archive whose bytes changed after a good fetch is never built: it is hashed again
 before extraction (and by ``srcbuild fetch``), deleted and fetched again, or refused
-offline with both hashes named.
+offline with both hashes named. A path source holding a FIFO, a socket or a device, or a
+source path with a NUL byte, is a recipe error, not a hang or a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import socket
+import stat
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from pkgfactory import recipe
 
 MAKEFILE = """\
@@ -79,3 +86,56 @@ def test_offline_a_changed_archive_is_refused_naming_both_hashes(sb, fetched):
     assert "Traceback" not in cp.stderr
     assert not cached.exists()
     assert not (sb.prefix / "share" / "payload").exists()
+
+
+# -- path sources -------------------------------------------------------------------------
+def plan(recipes: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """``srcbuild plan pkg``, with a short timeout: a FIFO used to hang it for good."""
+    return subprocess.run([sys.executable, "-m", "srcbuild", "plan", "pkg", "--recipes",
+                           str(recipes), "--cache-dir", str(cache)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60, check=False)
+
+
+def _special(path: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()  # the file stays
+    else:
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # like /dev/zero
+        except PermissionError:
+            pytest.skip("SKIP: creating a device file needs root")
+
+
+@pytest.mark.parametrize("kind,what", [("fifo", "a FIFO (named pipe)"), ("socket", "a socket"),
+                                       ("device", "a character device")])
+@pytest.mark.parametrize("where", ["inside", "itself"])
+def test_a_path_source_with_a_special_file_is_a_recipe_error(tmp_path, kind, what, where):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Makefile").write_text("all:\ninstall:\n")
+    special = src / "sub" / "odd" if where == "inside" else tmp_path / "odd"
+    special.parent.mkdir(exist_ok=True)
+    _special(special, kind)
+    root = src if where == "inside" else special
+    recipe(tmp_path / "r", "pkg", f'version = "1"\n[[source]]\npath = "{root}"\n'
+                                  '[build]\nsystem = "make"\n')
+    cp = plan(tmp_path / "r", tmp_path / "cache")
+    assert cp.returncode == 2, cp.stderr
+    holds = " holds 'sub/odd', which" if where == "inside" else ""
+    assert (f"Recipe {tmp_path / 'r' / 'pkg.toml'}: the path source {root}{holds} is {what}; "
+            "a path source may contain only regular files, folders and symbolic links."
+            ) in cp.stderr, cp.stderr
+    assert "Traceback" not in cp.stderr
+
+
+def test_a_nul_byte_in_a_source_path_is_a_recipe_error(tmp_path):
+    recipe(tmp_path / "r", "pkg", 'version = "1"\n[[source]]\npath = "src\\u0000x"\n'
+                                  '[build]\nsystem = "make"\n')
+    cp = plan(tmp_path / "r", tmp_path / "cache")
+    assert cp.returncode == 2, cp.stderr
+    assert "[[source]] number 1: path contains a NUL byte." in cp.stderr
+    assert "Traceback" not in cp.stderr
