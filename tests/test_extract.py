@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from pkgfactory import recipe
 
@@ -321,6 +321,7 @@ MEMBERS = st.lists(st.one_of(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(members=[("a", "sym", "y" * 256)])  # a dangling link whose name is too long
 @given(members=MEMBERS)
 def test_random_archives_stay_inside(members):
     with tempfile.TemporaryDirectory() as tmp:
@@ -343,14 +344,15 @@ def test_random_archives_stay_inside(members):
             assert not (base / "work").exists() or not list((base / "work").iterdir())
         else:
             event("extracted")
-            real = tree.resolve()
-            for p in tree.rglob("*"):
+            real = os.path.realpath(tree)  # short paths here: realpath is a fair judge
+            # os.walk, not rglob: 3.11.2's rglob stats links and trips on this one
+            for p in (Path(d, n) for d, ds, fs in os.walk(tree) for n in ds + fs):
                 mode = p.lstat().st_mode
                 assert stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode), p
                 assert not mode & (stat.S_ISUID | stat.S_ISGID)
                 assert p.lstat().st_ino not in outside_inodes
                 if stat.S_ISLNK(mode):
-                    assert os.path.commonpath([real, p.resolve()]) == str(real), p
+                    assert os.path.commonpath([real, os.path.realpath(p)]) == real, p
         assert snapshot(outside) == before
         assert sorted(p.name for p in base.iterdir()) == ["outside", "random.tar"] + (
             ["work"] if (base / "work").exists() else [])
