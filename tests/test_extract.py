@@ -177,6 +177,20 @@ def test_cve_2025_4517_in_process(tmp_path, outside):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar", "outside"]
 
 
+def test_the_same_chain_through_real_folders_is_refused(tmp_path, outside):
+    """Without the one-letter links the chain is written, and its link is judged instead."""
+    deep = "/".join(["d" * 240] * 16)
+    archive = tmp_path / "evil.tar"
+    tarball(archive, [(f"{deep}/", "dir", b""), (f"{deep}/{'l' * 254}", "sym", "../" * 16),
+                      ("escape", "sym", f"{deep}/{'l' * 254}" + "/.." * 17 + "/outside"),
+                      ("escape/created", "file", b"x")], mode="w")
+    before = snapshot(outside)
+    with pytest.raises(UnsafeArchive, match="member 'escape' is unsafe: it is a symbolic link "
+                                            "to 'd+/.*', and the target climbs above"):
+        extract_to(archive, tmp_path / "tree")
+    assert snapshot(outside) == before
+
+
 # -- one attack at a time -------------------------------------------------------------------
 @pytest.mark.parametrize("members,why", [
     ([("a", "sym", "/tmp/x"), ("a/file", "file", b"x")],
