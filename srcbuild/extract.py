@@ -4,9 +4,10 @@ Sources and binary-cache restores both come through here. Members are created on
 relative to directory file descriptors opened with ``O_DIRECTORY | O_NOFOLLOW``, one path
 component at a time, and files with ``O_CREAT | O_EXCL | O_NOFOLLOW``: a name the archive
 made a symbolic link is never followed, so no chain of links (CVE-2007-4559, the PATH_MAX
-trick of CVE-2025-4517) can move a write elsewhere. Symbolic links are created as links and
-checked at the end against the final tree (their targets resolved through the archive's own
-links, with no filesystem access); hard links point only at regular files extracted before.
+trick of CVE-2025-4517) can move a write elsewhere. Symbolic links are created as links; their
+targets are resolved through the archive's own links in a record of the tree (no filesystem
+access, no realpath), when created and again at the end, and must stay inside. Hard links
+point only at regular files extracted before them.
 We do not use ``TarFile.extractall`` or its ``filter=`` (absent before 3.11.4 and the very
 thing CVE-2025-4517 bypassed): its safety rests on ``os.path.realpath`` of strings.
 """
@@ -57,7 +58,7 @@ class _Refused(Exception):
 
 @dataclass
 class _Tree:
-    """What this extraction created, by normalized name: 'd', 'f' or the link's target."""
+    """What this extraction created, by normalized name, and the descriptors it holds."""
 
     root_fd: int
     kinds: dict[str, str] = field(default_factory=dict)  # name -> "d" | "f" | "l"
