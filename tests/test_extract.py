@@ -70,6 +70,9 @@ def cve_2025_4517(outside: Path, dest: Path) -> list[Member]:
     Then a hard link to the victim, a file written through it, and a file created there.
     """
     steps = "abcdefghijklmnop"
+    # the escape climbs 17 levels: from a deeper folder it would not reach / (and the
+    # attack would fail on its own, proving nothing)
+    assert len(dest.parts) - 1 <= len(steps) + 1, f"{dest} is too deep for this test"
     comp = "d" * ((4096 - len(str(dest)) - 127) // len(steps) - 1)
     members: list[Member] = []
     path = ""
