@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import tomllib
@@ -59,8 +58,8 @@ def by_hand(prefix: Path, tarball: Path, recipe: dict, env: dict[str, str]) -> f
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        with tarfile.open(tarball) as tf:
-            tf.extractall(work / "src", filter="tar")
+        (work / "src").mkdir()
+        subprocess.run(["tar", "-xf", str(tarball), "-C", str(work / "src")], check=True)
         src = next((work / "src").iterdir())
         for patch in recipe.get("patches", []):
             subprocess.run(["patch", "-p1", "-i", str(ROOT / "recipes" / patch)], cwd=src,

@@ -32,7 +32,8 @@ from srcbuild.errors import (
     SrcbuildError,
     UsageError,
 )
-from srcbuild.fetch import safe_extract, sha256_file
+from srcbuild.extract import extract_to
+from srcbuild.fetch import sha256_file
 from srcbuild.kinds import EventKind
 from srcbuild.workdirs import owned_temp
 
@@ -90,9 +91,12 @@ def pack(stage: Path, archive: Path, epoch: int) -> list[str]:
 
 
 def unpack(archive: Path, stage: Path) -> None:
-    """Extract an archive made by ``pack`` into the staged prefix (safely, like a source)."""
-    stage.mkdir(parents=True, exist_ok=True)
-    safe_extract(archive, stage)
+    """Extract an archive made by ``pack`` as the staged prefix ``stage`` (absent or empty).
+
+    Safely, like a source, into a temporary folder next to ``stage`` that is renamed into
+    place, so a refused or damaged entry leaves no partial stage behind.
+    """
+    extract_to(archive, stage)
 
 
 def manifest(name: str, version: str, build_hash: str, archive: Path, files: list[str],

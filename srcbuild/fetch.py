@@ -1,4 +1,4 @@
-"""Sources: url / debian / path, a cache keyed by sha256, verification and safe extraction."""
+"""Sources: url / debian / path, a cache keyed by sha256, verification and extraction."""
 
 from __future__ import annotations
 
@@ -14,19 +14,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from srcbuild.errors import FetchError
+from srcbuild.extract import extract
 from srcbuild.kinds import SourceKind
 from srcbuild.recipe import Recipe, Source
 from srcbuild.workdirs import owned_temp
 
-if TYPE_CHECKING:
-    import tarfile
-
 CHUNK = 1 << 20
-
-
+META = ".srcbuild-source.json"  # in an extracted tree: its top folder and epoch
 @dataclass(frozen=True)
 class Fetched:
     """A verified source: the archive in the cache (None for a local folder) and its tree."""
@@ -102,8 +98,13 @@ class SourceCache:
         return None
 
     # -- fetching ------------------------------------------------------------------------
-    def fetch(self, recipe: Recipe) -> tuple[Source, Path | None, str]:
-        """Try the recipe's sources in order; return the first that is fetched and verified."""
+    def fetch(self, recipe: Recipe, verify: bool = True) -> tuple[Source, Path | None, str]:
+        """Try the recipe's sources in order; return the first that is fetched and verified.
+
+        With ``verify`` a file already in the cache is hashed again (``srcbuild fetch``, and
+        ``prepare`` before every extraction); one that no longer matches the recipe is
+        deleted and fetched again.
+        """
         errors = []
         for source in recipe.sources:
             try:
@@ -114,6 +115,11 @@ class SourceCache:
                     return source, (p if p.is_file() else None), ""
                 with self._locks(f"sha256:{source.sha256}"):
                     hit = self.cached(source.sha256)
+                    changed = ""
+                    if verify and hit is not None and hit.parent.parent == self.root / "sources":
+                        changed = self._discard_if_changed(hit, source.sha256)
+                        if changed:
+                            hit = self.cached(source.sha256)  # a mirror may still have it
                     if hit is not None:
                         if hit.parent.parent != self.root / "sources":  # from a mirror
                             self.log(f"copying {hit} from a mirror")
@@ -121,7 +127,9 @@ class SourceCache:
                                                 / hit.name, source.sha256)
                         return source, hit, source.sha256
                     if self.offline:
-                        raise FetchError("not in the cache or a mirror, and --offline "
+                        raise FetchError(f"{changed}; it was deleted, and --offline forbids "
+                                         "fetching it again" if changed else
+                                         "not in the cache or a mirror, and --offline "
                                          "forbids the network")
                     if source.kind == SourceKind.URL:
                         path = self._download_any((source.location,) + source.mirrors, source)
@@ -139,6 +147,19 @@ class SourceCache:
                 f"{self.root / 'sources'}/SHA256/.")
         raise FetchError(f"No source of {recipe.name} ({recipe.path}) could be fetched: {tried}.",
                          hint)
+
+    def _discard_if_changed(self, path: Path, sha256: str) -> str:
+        """Hash a cached file again; when it no longer matches, delete it and say why."""
+        actual = sha256_file(path)
+        if actual == sha256:
+            return ""
+        why = (f"{path} has sha256 {actual}, the recipe expects {sha256} (it changed in the "
+               "cache after it was fetched)")
+        self.log(f"{why}: deleted it and fetching it again")
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+        return why
 
     def _download_any(self, urls: tuple[str, ...], source: Source) -> Path:
         errors = []
@@ -276,17 +297,22 @@ class SourceCache:
 
     # -- extraction ------------------------------------------------------------------------
     def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None]) -> Fetched:
-        """Fetch, verify, extract (once, cached) and patch; return the source tree."""
-        source, archive, sha = self.fetch(recipe)
-        if archive is None:  # a local folder: used in place, builds are out of tree
-            tree = Path(source.location)
-            return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
-        key = (sha or sha256_file(archive))[:20]
-        if recipe.patches:
-            key += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in recipe.patches)
-                                        ).hexdigest()[:10]
+        """Fetch, verify, extract (once, cached) and patch; return the source tree.
+
+        The archive is hashed again right before it is extracted, so bytes that changed in
+        the cache since the fetch are fetched again, never built.
+        """
+        source, archive, sha = self.fetch(recipe, verify=False)
+        if archive is None:
+            return _folder(recipe, source)
+        key = self._tree_key(recipe, archive, sha)
+        if sha and not (self.root / "src" / key / META).exists():
+            source, archive, sha = self.fetch(recipe, verify=True)
+            if archive is None:  # the archive could not be fetched again; a later source
+                return _folder(recipe, source)
+            key = self._tree_key(recipe, archive, sha)
         dest = self.root / "src" / key
-        meta = dest / ".srcbuild-source.json"
+        meta = dest / META
         with self._locks(f"tree:{key}"):  # one extraction of a tree, however many ask
             if not meta.exists():
                 self._extract(archive, dest, key, apply_patches)
@@ -295,15 +321,23 @@ class SourceCache:
         return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
 
     @staticmethod
+    def _tree_key(recipe: Recipe, archive: Path, sha: str) -> str:
+        key = (sha or sha256_file(archive))[:20]
+        if recipe.patches:
+            key += "-" + hashlib.sha256(b"".join(p.read_bytes() for p in recipe.patches)
+                                        ).hexdigest()[:10]
+        return key
+
+    @staticmethod
     def _extract(archive: Path, dest: Path, key: str,
                  apply_patches: Callable[[Path], None]) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=dest.parent))
         try:
-            epoch = safe_extract(archive, tmp)
+            epoch = extract(archive, tmp)
             top = single_top(tmp)
             apply_patches(top)
-            (tmp / ".srcbuild-source.json").write_text(json.dumps(
+            (tmp / META).write_text(json.dumps(
                 {"top": top.name if top != tmp else "", "epoch": epoch,
                  "archive": str(archive)}))
             if dest.exists():
@@ -314,6 +348,12 @@ class SourceCache:
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _folder(recipe: Recipe, source: Source) -> Fetched:
+    """A local folder source: used in place (builds are out of tree)."""
+    tree = Path(source.location)
+    return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
+
+
 def debian_orig(print_uris: str) -> tuple[str, str, str] | None:
     """(url, filename, sha256) of the main ``.orig.tar.*`` in ``apt-get source --print-uris``."""
     for line in print_uris.splitlines():
@@ -322,49 +362,6 @@ def debian_orig(print_uris: str) -> tuple[str, str, str] | None:
             return m[1], m[2], m[3] or ""
     return None
 
-
-def _inside(base: str, target: str) -> bool:
-    return os.path.commonpath([base, target]) == base
-
-
-def check_members(members: list[tarfile.TarInfo], archive: Path) -> None:
-    """Refuse absolute names, ``..``, links that leave the tree and device files."""
-    base = os.path.abspath("/__root__")
-    for m in members:
-        name = m.name
-        problem = ""
-        target = os.path.abspath(os.path.join(base, name))
-        if name.startswith("/") or not _inside(base, target):
-            problem = "its path leaves the extraction folder"
-        elif m.issym():
-            link = os.path.abspath(os.path.join(os.path.dirname(target), m.linkname))
-            if m.linkname.startswith("/") or not _inside(base, link):
-                problem = f"it is a symbolic link to {m.linkname}, outside the tree"
-        elif m.islnk():
-            link = os.path.abspath(os.path.join(base, m.linkname))
-            if m.linkname.startswith("/") or not _inside(base, link):
-                problem = f"it is a hard link to {m.linkname}, outside the tree"
-        elif m.isdev():
-            problem = "it is a device file"
-        if problem:
-            raise FetchError(f"Refusing to extract {archive}: member {name!r} is unsafe: "
-                             f"{problem}.",
-                             "The archive is damaged or malicious; check its source and sha256.")
-
-
-def safe_extract(archive: Path, dest: Path) -> int:
-    """Extract after checking every member; return the newest member's mtime."""
-    import tarfile
-
-    try:
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            check_members(members, archive)
-            tf.extractall(dest, members=members, filter="tar")
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise FetchError(f"Cannot extract {archive}: {e}.",
-                         "The file is damaged: delete it from the cache and fetch again.") from None
-    return max((int(m.mtime) for m in members), default=0)
 
 
 def single_top(tree: Path) -> Path:

@@ -4,7 +4,6 @@ files). Rendering the Jinja2 templates a recipe holds is templates.py's job."""
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 from srcbuild import locations
 from srcbuild.errors import RecipeError, RequirementSyntaxError
 from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
+from srcbuild.pathsource import tree_digest
 from srcbuild.requirement import parse
 from srcbuild.safety import NAME_PATTERN, is_valid_name
 from srcbuild.templates import template_strings, validate
@@ -159,7 +159,7 @@ def load(path: Path) -> Recipe:
         homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
         requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
         check=check, sources=sources, patches=patches, options=options, build=build, run=run,
-        source_date_epoch=sde, digest=recipe_digest(raw, patches, sources),
+        source_date_epoch=sde, digest=recipe_digest(path, raw, patches, sources),
     )
     for text, where in template_strings(recipe):  # an unsafe template is refused unrun
         validate(text, where)
@@ -269,6 +269,8 @@ def _source(path: Path, where: str, s: Any) -> Source:
         raise _fail(path, f"{where} ({k} = {s[k]!r}) needs sha256 = 64 lower-case hex digits.",
                     "Compute it with sha256sum on a trusted copy of the file.")
     location = str(s[k])
+    if "\0" in location:
+        raise _fail(path, f"{where}: {k} contains a NUL byte.")
     if k == SourceKind.PATH:
         location = str((path.parent / location).resolve())
     mirrors = _strings(path, f"{where} mirrors", s.get("mirrors", []))
@@ -327,37 +329,16 @@ def _options(path: Path, raw_options: Any) -> tuple[Option, ...]:
     return tuple(options)
 
 
-def recipe_digest(raw: bytes, patches: tuple[Path, ...], sources: tuple[Source, ...]) -> str:
+def recipe_digest(path: Path, raw: bytes, patches: tuple[Path, ...],
+                  sources: tuple[Source, ...]) -> str:
     """sha256 over the recipe file, its patches and the content of its local sources."""
     digest = hashlib.sha256(raw)
     for patch in patches:
         digest.update(patch.read_bytes())
     for s in sources:
         if s.kind == SourceKind.PATH:
-            digest.update(tree_digest(Path(s.location)).encode())
+            digest.update(tree_digest(Path(s.location), path).encode())
     return digest.hexdigest()
-
-
-def tree_digest(root: Path) -> str:
-    """sha256 over the names, modes and contents of a local source folder (or one file)."""
-    h = hashlib.sha256()
-    if root.is_file():
-        h.update(root.read_bytes())
-        return h.hexdigest()
-    if not root.is_dir():
-        return "missing"
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fname in sorted(filenames):
-            full = Path(dirpath, fname)
-            rel = full.relative_to(root).as_posix()
-            h.update(rel.encode() + b"\0")
-            if full.is_symlink():
-                h.update(b"L" + os.readlink(full).encode())
-            else:
-                h.update(b"X" if os.access(full, os.X_OK) else b"F")
-                h.update(full.read_bytes())
-    return h.hexdigest()
 
 
 class RecipeBook:
