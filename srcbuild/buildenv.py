@@ -8,6 +8,7 @@ from pathlib import Path
 
 from srcbuild.durable import atomic_write
 from srcbuild.probes import prefix_pkgconfig_dirs
+from srcbuild.pyprobe import python_path, site_packages
 
 # Inherited make state would leak the caller's flags and jobserver into every package.
 DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR", "CONFIG_SITE")
@@ -20,7 +21,8 @@ def _join(first: list[str], existing: str | None, sep: str = ":") -> str:
 
 def prefix_env(prefix: Path, environ: Mapping[str, str], compiler_flags: bool = True,
                extra_prefixes: tuple[Path, ...] = ()) -> dict[str, str]:
-    """PATH, PKG_CONFIG_PATH, CPPFLAGS, LDFLAGS (with an rpath), CMAKE_PREFIX_PATH, ACLOCAL_PATH.
+    """PATH, PKG_CONFIG_PATH, CPPFLAGS, LDFLAGS (with an rpath), CMAKE_PREFIX_PATH, ACLOCAL_PATH,
+    PYTHONPATH (PREFIX/lib/python3/site-packages, where recipes install Python modules).
 
     ``extra_prefixes`` (a staged prefix, for checks) come before the prefix itself.
     """
@@ -32,6 +34,7 @@ def prefix_env(prefix: Path, environ: Mapping[str, str], compiler_flags: bool = 
     env["CMAKE_PREFIX_PATH"] = _join([str(r) for r in roots], environ.get("CMAKE_PREFIX_PATH"))
     env["ACLOCAL_PATH"] = _join([str(r / "share" / "aclocal") for r in roots],
                                 environ.get("ACLOCAL_PATH"))
+    env["PYTHONPATH"] = python_path(roots, environ.get("PYTHONPATH"))
     if compiler_flags:
         env["CPPFLAGS"] = " ".join([f"-I{r / 'include'}" for r in roots]
                                    + ([environ["CPPFLAGS"]] if environ.get("CPPFLAGS") else []))
@@ -43,7 +46,8 @@ def prefix_env(prefix: Path, environ: Mapping[str, str], compiler_flags: bool = 
 
 
 def check_env(prefix: Path, stage: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """For a recipe's check: the staged bin/ first on PATH and its lib dirs on LD_LIBRARY_PATH."""
+    """For a recipe's check: the staged bin/ first on PATH, its lib dirs on LD_LIBRARY_PATH and
+    its site-packages on PYTHONPATH (prefix_env with the stage as an extra prefix)."""
     env = prefix_env(prefix, environ, compiler_flags=False, extra_prefixes=(stage,))
     env["LD_LIBRARY_PATH"] = _join([str(stage / "lib"), str(stage / "lib64")],
                                    environ.get("LD_LIBRARY_PATH"))
@@ -57,6 +61,7 @@ def prefix_dirs(prefix: Path) -> dict[str, list[str]]:
         "PKG_CONFIG_PATH": [str(d) for d in prefix_pkgconfig_dirs(prefix)],
         "LD_LIBRARY_PATH": [str(prefix / "lib"), str(prefix / "lib64")],
         "MANPATH": [str(prefix / "share" / "man")],
+        "PYTHONPATH": [str(site_packages(prefix))],
     }
 
 

@@ -15,6 +15,7 @@ from srcbuild.graph import Graph, Resolution
 from srcbuild.kinds import DiagnosisCase, RequirementKind, Satisfier
 from srcbuild.logscan import Finding
 from srcbuild.probes import SystemProbe
+from srcbuild.pyprobe import Interpreter, other_pythons, probe_modules
 from srcbuild.requirement import Requirement
 from srcbuild.sysdeps import INSTALL, describe_packages, packages_for
 
@@ -89,8 +90,10 @@ def _recipe_note(res: Resolution) -> str:
     return "no srcbuild recipe provides it"
 
 
-def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_PLACES
-             ) -> Diagnosis:
+def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_PLACES,
+             pythons: list[Interpreter] | None = None) -> Diagnosis:
+    """``pythons``: the other python3 of this machine, started once for every python: module
+    of a graph (diagnose_graph); without them, they are asked about this one module."""
     req = res.requirement
     pkgs = packages_for(req)
     base: dict[str, Any] = {"requirement": str(req), "of": res.of,
@@ -108,9 +111,14 @@ def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_P
         newer = (f"the recipe {res.recipe} provides {res.version}" if res.recipe
                  else "no srcbuild recipe provides a newer one")
         return Diagnosis(case=DiagnosisCase.TOO_OLD, message=(
-            f"{req}: found {found.version} at {found.where}, but {req.op} {req.version} is "
+            f"{req}: found {found.version or 'an unknown version'} at {found.where}, but "
+            f"{req.op} {req.version} is "
             f"wanted; {newer}."), fix=[f"srcbuild {res.recipe}" if res.recipe else install_text],
             **base)
+    if req.kind == RequirementKind.PYTHON:
+        if pythons is None:
+            pythons = modules_elsewhere([req.name], probe)
+        return python_missing(res, probe, pythons, base)
     if req.kind == RequirementKind.PKGCONFIG:
         others = pc_elsewhere(req.name, probe.pc_search_path, places)
         good = [p for p in others if req.accepts(pc_version(p))]
@@ -144,21 +152,82 @@ def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_P
         fix=_fixes(pkgs, res), **base)
 
 
-def _fixes(pkgs: dict[str, str], res: Resolution) -> list[str]:
+def python_missing(res: Resolution, probe: SystemProbe, pythons: list[Interpreter],
+                   base: dict[str, Any]) -> Diagnosis:
+    """The build's python3 cannot import the module: why, whether another python3 here can,
+    the distribution's package (which serves the distribution's python3) and the recipe."""
+    req, pkgs = res.requirement, base["packages"]
+    if probe.python3 is None:
+        what = f"{req}: there is no python3 on PATH to import {req.name} with"
+    else:
+        build = probe.interpreter.describe() if probe.interpreter else probe.python3
+        what = (f"{req}: the build's python3 (the first on PATH), {build}, cannot import "
+                f"{req.name} ({probe.module(req.name).error}; PYTHONPATH starts with the "
+                "prefix's lib/python3/site-packages)")
+    recipe = (f"let srcbuild build it from the recipe {res.recipe} (into "
+              "PREFIX/lib/python3/site-packages, on PYTHONPATH for every step)"
+              if res.recipe else "no srcbuild recipe provides it")
+    install = describe_packages(pkgs)
+    distro = "the distribution's python3"
+    if probe.interpreter is not None and os.path.realpath(probe.interpreter.executable) != \
+            os.path.realpath("/usr/bin/python3"):
+        distro = "/usr/bin/python3, which is not the build's python3"
+    system = (f"the system package {install} installs it for {distro}" if install
+              else "no known system package provides it")
+    fix = _fixes(pkgs, res, recipe_first=True)
+    elsewhere = [(p, p.modules[req.name]) for p in pythons
+                 if req.name in p.modules and p.modules[req.name].found]
+    if elsewhere:
+        other, found = elsewhere[0]
+        v = f"{found.version} " if found.version else ""
+        fix = [f"srcbuild {res.recipe}"] if res.recipe else []  # the package is there
+        if req.accepts(found.version):
+            cure = (f"Either {recipe}, or put {os.path.dirname(other.command)} before "
+                    f"{os.path.dirname(probe.python3 or '')} on PATH")
+            fix.append(f"export PATH={os.path.dirname(other.command)}:$PATH")
+        else:
+            cure = f"That one is too old as well ({req.op} {req.version} is wanted): {recipe}"
+        return Diagnosis(case=DiagnosisCase.MODULE_OTHER_PYTHON, message=(
+            f"{what}. It is installed for another interpreter: {other.describe()} has "
+            f"{v}at {found.path}, but the build runs the python3 first on PATH ({system}). "
+            f"{cure}."), fix=fix, **base)
+    return Diagnosis(case=DiagnosisCase.MODULE_MISSING, message=(
+        f"{what}, and no other python3 here has it: {recipe}, or install it for the build's "
+        f"python3 ({system})."), fix=fix, **base)
+
+
+def modules_elsewhere(names: list[str], probe: SystemProbe) -> list[Interpreter]:
+    """Each other python3 of this machine, started once, importing ``names``."""
+    if not names:
+        return []
+    return [probe_modules(p, names, probe.python_env())
+            for p in other_pythons(probe.path_dirs, probe.python3)]
+
+
+def _fixes(pkgs: dict[str, str], res: Resolution, recipe_first: bool = False) -> list[str]:
     out = [" ".join(INSTALL[m] + [p]) for m, p in pkgs.items() if m in INSTALL][:1]
     if res.recipe:
-        out.append(f"srcbuild {res.recipe}")
+        # a module's recipe works for any python3, the distribution's package only for its own
+        out.insert(0 if recipe_first else len(out), f"srcbuild {res.recipe}")
     return out
 
 
 def diagnose_graph(graph: Graph, probe: SystemProbe) -> list[Diagnosis]:
+    # every python: module in one start of the build's python3, the missing ones in one
+    # start of each other python3
+    probe.prefetch(r.requirement for r in graph.resolutions)
+    missing = [r.requirement.name for r in graph.resolutions
+               if r.requirement.kind == RequirementKind.PYTHON
+               and r.satisfied_by not in (Satisfier.PREFIX, Satisfier.SYSTEM)
+               and not probe.module(r.requirement.name).found]
+    pythons = modules_elsewhere(list(dict.fromkeys(missing)), probe)
     seen: set[tuple[str, str]] = set()
     out = []
     for res in graph.resolutions:
         key = (str(res.requirement), res.of)
         if key not in seen:
             seen.add(key)
-            out.append(diagnose(res, probe))
+            out.append(diagnose(res, probe, pythons=pythons))
     return out
 
 

@@ -16,6 +16,7 @@ class RequirementKind(StrEnum):
     PKGCONFIG = "pkgconfig"
     LIBRARY = "library"
     PROGRAM = "program"
+    PYTHON = "python"  # a module the build's python3 imports (pyprobe.py)
     RECIPE = "recipe"
 
 
@@ -102,6 +103,8 @@ class DiagnosisCase(StrEnum):
     PROGRAM_MISSING = "program-missing"
     LOADER_PATH = "loader-path"  # an installed binary whose library the loader cannot find
     LIBRARY_MISSING = "library-missing"
+    MODULE_MISSING = "module-missing"  # the build's python3 cannot import a python: module
+    MODULE_OTHER_PYTHON = "module-other-python"  # ... but another python3 here can
 
 
 class DriftKind(StrEnum):

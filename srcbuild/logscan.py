@@ -36,6 +36,13 @@ _PROGRAM = [
     re.compile(r"Program '([^']+)' not found or not executable"),
     re.compile(r"Program (\S+) found: NO"),
 ]
+# Python modules the build's python3 could not import
+_MESON_PY_MODULES = re.compile(r"Program \S+ \(([^)]*)\) found: NO(?: modules: ([^\n]*))?")
+_PYTHON = [
+    re.compile(r"\S+ is missing modules: ([\w., ]+)"),  # meson's find_installation(modules:)
+    re.compile(r"Exception: ([\w.]+) module not found"),  # DPDK's buildtools/pmdinfogen.py
+    re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'"),
+]
 _HEADER = re.compile(r"fatal error: ([\w./+-]+\.h): No such file or directory")
 _CHECK_LIB = re.compile(r"checking for (\w+) in -l([\w+-]+)\.\.\. no")
 
@@ -78,8 +85,9 @@ def failure_window(step_log: str) -> str:
     """The part of a step log that says why the step failed, not every optional probe.
 
     meson states the fatal dependency in its ``ERROR:`` line; autoconf's ``configure: error``
-    follows the failed test it reports; cmake's error block follows the ``Checking for
-    module`` lines. Without any of those markers: the last 30 lines.
+    follows the failed test it reports; ninja's ``FAILED:`` line is followed by the failed
+    command's output; cmake's error block follows the ``Checking for module`` lines.
+    Without any of those markers: the last 30 lines.
     """
     lines = step_log.splitlines()
     for i in range(len(lines) - 1, -1, -1):
@@ -93,6 +101,9 @@ def failure_window(step_log: str) -> str:
             return line
         if "configure: error:" in line:
             return "\n".join(lines[max(0, i - 15):i + 1])
+        if line.startswith("FAILED: "):
+            # ninja: the failed command's output follows its FAILED line, in one piece
+            return "\n".join(lines[i:i + 60])
         if line.startswith("CMake Error"):
             start = i
             while start > 0 and i - start < 15 and not lines[start - 1].startswith("CMake Error"):
@@ -128,6 +139,16 @@ def scan(step_log: str, tool_texts: dict[str, str]) -> list[Finding]:
             name = m[1]
             if name not in ("configure", "make", "sh") and not name.endswith(".h"):
                 add(Requirement(RequirementKind.PROGRAM, name), m[0])
+    for m in _MESON_PY_MODULES.finditer(window):
+        found = {x.strip() for x in (m[2] or "").split(",")}
+        for name in (x.strip() for x in m[1].split(",")):
+            if name and name not in found:
+                add(Requirement(RequirementKind.PYTHON, name), m[0])
+    for pat in _PYTHON:
+        for m in pat.finditer(window):
+            for name in (x.strip() for x in m[1].split(",")):
+                if name:
+                    add(Requirement(RequirementKind.PYTHON, name), m[0])
     for m in _CHECK_LIB.finditer(window):
         lib = m[2]
         req = Requirement(RequirementKind.LIBRARY, f"lib{lib}.so")

@@ -1,4 +1,5 @@
-"""The only place that asks the system: pkg-config, ldconfig -p, PATH and --version.
+"""The only place that asks the system: pkg-config, ldconfig -p, PATH, --version and the
+build's python3 (through pyprobe.py).
 
 A probe returns a Found (with provenance: the .pc file, library or program path and its
 version) or None; it never raises for a miss.
@@ -10,11 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from srcbuild.kinds import RequirementKind
+from srcbuild.pyprobe import Interpreter, Module, probe_modules, python_path
 from srcbuild.requirement import Requirement
 
 LIB_DIRS = ("lib", "lib64")
@@ -76,6 +79,8 @@ class SystemProbe:
         # "program:NAME" -> version, for what srcbuild installed in the prefix: a program
         # of the prefix need not be started to learn the version its package recorded
         self.installed = installed or {}
+        self.interpreter: Interpreter | None = None  # the build's python3, once started
+        self._modules: dict[str, Module] = {}
 
     # -- search paths -------------------------------------------------------------
     @cached_property
@@ -127,7 +132,8 @@ class SystemProbe:
         if key not in self._memo:
             fn = {RequirementKind.PKGCONFIG: self.pkgconfig,
                   RequirementKind.LIBRARY: self.library,
-                  RequirementKind.PROGRAM: self.program}[req.kind]
+                  RequirementKind.PROGRAM: self.program,
+                  RequirementKind.PYTHON: self.python}[req.kind]
             self._memo[key] = fn(req.name, want_version=bool(req.op))
         return self._memo[key]
 
@@ -163,9 +169,52 @@ class SystemProbe:
             return None
         in_prefix = self._under_prefix(exe)
         version = self.installed.get(f"program:{name}") if in_prefix else None
+        if version is None and self.interpreter is not None and self.interpreter.command == exe:
+            version = _dotted(self.interpreter.version)  # the python: probe started it already
         if version is None and want_version:
             version = program_version(exe, self.environ)
         return Found(version, exe, in_prefix)
+
+    # -- python: modules of the build's python3 --------------------------------------------
+    @cached_property
+    def python3(self) -> str | None:
+        """The build's python3: the first on the PATH of the steps (the prefix's bin first)."""
+        return shutil.which("python3", path=":".join(self.path_dirs))
+
+    def python_env(self) -> dict[str, str]:
+        """The environment of the steps as far as Python cares: the prefix's site-packages
+        first on PYTHONPATH (buildenv.prefix_env puts it there)."""
+        env = dict(self.environ)
+        env["PYTHONPATH"] = python_path([self.prefix], self.environ.get("PYTHONPATH"))
+        return env
+
+    def prefetch(self, reqs: Iterable[Requirement]) -> None:
+        """Import every python: module of ``reqs`` not asked yet, in one interpreter start
+        (the resolver hands over one recipe's requirements at a time)."""
+        names = [r.name for r in reqs
+                 if r.kind == RequirementKind.PYTHON and r.name not in self._modules]
+        if not names:
+            return
+        if self.python3 is None:
+            why = "no python3 on PATH"
+            self._modules.update({n: Module(n, error=why) for n in names})
+            return
+        report = probe_modules(self.python3, names, self.python_env())
+        if self.interpreter is None or not report.error:
+            self.interpreter = report
+        self._modules.update(report.modules)
+
+    def module(self, name: str) -> Module:
+        """What importing ``name`` in the build's python3 gave (found or not, and why)."""
+        if name not in self._modules:
+            self.prefetch([Requirement(RequirementKind.PYTHON, name)])
+        return self._modules[name]
+
+    def python(self, name: str, want_version: bool = True) -> Found | None:
+        m = self.module(name)
+        if not m.found:
+            return None
+        return Found(m.version, m.path, os.path.isabs(m.path) and self._under_prefix(m.path))
 
     def _under_prefix(self, path: str) -> bool:
         try:
@@ -173,6 +222,12 @@ class SystemProbe:
             return True
         except ValueError:
             return False
+
+
+def _dotted(version: str | None) -> str | None:
+    """The dotted part of a version, as program_version reads it from ``--version``."""
+    m = _VERSION.search(version or "")
+    return m[1] if m else None
 
 
 def program_version(exe: str, environ: dict[str, str] | None = None) -> str | None:

@@ -15,6 +15,7 @@ _REQ = re.compile(
     r"^\s*(?P<kind>[a-z]+)\s*:\s*(?P<name>[^\s<>=!]+)\s*"
     r"(?:(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<version>[^\s<>=!]+))?\s*$"
 )
+_MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)
@@ -55,6 +56,10 @@ def parse(text: str) -> Requirement:
     if kind not in KIND_NAMES:
         raise RequirementSyntaxError(
             f"{text!r}: kind {kind!r} is not one of {', '.join(RequirementKind)}")
+    if kind == RequirementKind.PYTHON and not _MODULE.match(m["name"]):
+        raise RequirementSyntaxError(
+            f"{text!r}: python: names a module as `import` takes it (python:elftools, "
+            f"python:yaml), not a distribution (pyelftools, PyYAML) or a path")
     op = m["op"] or ""
     if op == "==":
         op = "="

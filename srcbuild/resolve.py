@@ -32,7 +32,11 @@ from srcbuild.templates import check_templates, render_requirements, template_co
 
 
 class Probe(Protocol):
-    """What the resolver asks the machine (probes.SystemProbe, or a fake in tests)."""
+    """What the resolver asks the machine (probes.SystemProbe, or a fake in tests).
+
+    A probe may also have ``prefetch(requirements)``: the resolver calls it with each
+    recipe's requirements before looking them up, so that it can answer several in one go.
+    """
 
     def lookup(self, req: Requirement) -> Found | None: ...
 
@@ -253,6 +257,9 @@ class Resolver:
             render_requirements(recipe.tools, ctx, f"{recipe.path} tools"),
             render_requirements(recipe.provides, ctx, f"{recipe.path} provides"),
         )
+        prefetch = getattr(self.probe, "prefetch", None)  # SystemProbe: python: modules
+        if prefetch is not None:  # of one recipe in one interpreter start
+            prefetch(node.requires + node.tools)
         for reqs, tool in ((node.requires, False), (node.tools, True)):
             for req in reqs:
                 ask = Ask(req, name, tool)

@@ -30,6 +30,8 @@ def packages_for(req: Requirement) -> dict[str, str]:
     entry = table.get(req.name)
     if entry is None and req.kind == "library" and not req.name.endswith(".so"):
         entry = table.get(req.name.split(".so")[0] + ".so")
+    if entry is None and req.kind == "python" and "." in req.name:
+        entry = table.get(req.name.split(".")[0])  # python:yaml.constructor -> yaml's
     return dict(entry or {})
 
 

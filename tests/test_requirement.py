@@ -16,14 +16,17 @@ from srcbuild.requirement import Requirement, RequirementSyntaxError, parse, ver
     ("library:libz.so", Requirement("library", "libz.so")),
     ("recipe:qemu == 7.2", Requirement("recipe", "qemu", "=", "7.2")),
     ("program:aarch64-linux-gnu-gcc != 9", Requirement("program", "aarch64-linux-gnu-gcc", "!=", "9")),
+    ("python:elftools >= 0.22", Requirement("python", "elftools", ">=", "0.22")),
+    ("python:google.protobuf", Requirement("python", "google.protobuf")),
 ])
 def test_parse(text, expected):
     assert parse(text) == expected
     assert parse(str(expected)) == expected
 
 
-@pytest.mark.parametrize("text", ["zlib", "pkgconfig:", "python:numpy", "pkgconfig:zlib >=",
-                                  "pkgconfig:zlib ~> 1"])
+@pytest.mark.parametrize("text", ["zlib", "pkgconfig:", "ruby:rake", "pkgconfig:zlib >=",
+                                  "pkgconfig:zlib ~> 1", "python:python-dateutil",
+                                  "python:elftools/elf", "python:.elftools", "python:élf"])
 def test_parse_rejects(text):
     with pytest.raises(RequirementSyntaxError):
         parse(text)

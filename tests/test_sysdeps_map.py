@@ -20,7 +20,7 @@ import pytest
 
 MAP_PATH = Path(__file__).resolve().parents[1] / "srcbuild" / "data" / "sysdeps.toml"
 
-KINDS = {"pkgconfig", "library", "program"}
+KINDS = {"pkgconfig", "library", "program", "python"}
 DISTROS = {"apt", "dnf", "apk", "pacman"}
 
 # A package name as the four package managers allow it (Debian is the
@@ -42,6 +42,7 @@ RECIPE_PROGRAMS = [
     "aarch64-linux-gnu-objcopy", "qemu-system-aarch64", "qemu-system-x86_64",
     "makeinfo", "dtc", "sh", "busybox",
 ]
+RECIPE_PYTHON = ["elftools"]
 RECIPE_LIBRARIES = [
     "libz.so", "libglib-2.0.so", "libpixman-1.so", "libfdt.so", "libslirp.so",
     "libpcre2-8.so", "libffi.so", "libssl.so", "libcrypto.so", "libpng16.so",
@@ -101,6 +102,24 @@ def test_program_keys_are_plain_names(sysdeps):
     assert not bad, f"program keys must be bare command names: {bad}"
 
 
+def test_python_keys_are_module_names(sysdeps):
+    from srcbuild.requirement import parse
+
+    for name in sysdeps["python"]:
+        parse(f"python:{name}")  # the names a python: requirement takes (import's)
+    assert sysdeps["python"]["elftools"] == {
+        "apt": "python3-pyelftools", "dnf": "python3-pyelftools", "apk": "py3-elftools",
+        "pacman": "python-pyelftools"}
+
+
+def test_a_submodule_falls_back_to_its_top_level_module():
+    from srcbuild.requirement import parse
+    from srcbuild.sysdeps import packages_for
+
+    assert packages_for(parse("python:yaml.constructor"))["apt"] == "python3-yaml"
+    assert packages_for(parse("python:srcbuild_no_such_module")) == {}
+
+
 def test_coverage(sysdeps):
     assert len(sysdeps["pkgconfig"]) >= 100
     assert len(sysdeps["library"]) >= 30
@@ -108,6 +127,7 @@ def test_coverage(sysdeps):
         [f"pkgconfig.{n}" for n in RECIPE_PKGCONFIG if n not in sysdeps["pkgconfig"]]
         + [f"program.{n}" for n in RECIPE_PROGRAMS if n not in sysdeps["program"]]
         + [f"library.{n}" for n in RECIPE_LIBRARIES if n not in sysdeps["library"]]
+        + [f"python.{n}" for n in RECIPE_PYTHON if n not in sysdeps["python"]]
     )
     assert not missing, f"requirements of srcbuild's recipes not in the map: {missing}"
 
