@@ -84,7 +84,10 @@ def stem(soname: str) -> str:
 
 
 def classify(file: str, link: Link, policy: Policy, layout: Layout) -> Verdict:
-    """Pure: the verdict on one resolved library (see the module docstring for the rules)."""
+    """Pure: the verdict on one resolved library, in this order: not found -> unresolved;
+    the C/C++ runtime -> baseline (wherever it resolves); the stage -> stage; the prefix ->
+    prefix when its owner is one of ``policy.packages``, else foreign; the system -> declared
+    when its soname or stem is, else allowed by an allow_undeclared pattern, else undeclared."""
     def allowed() -> str | None:
         return next((p for p in policy.allow if fnmatch.fnmatchcase(link.needed, p)), None)
 

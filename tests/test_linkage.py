@@ -301,3 +301,25 @@ def test_parsers():
         "diversion by foo from: /bin/x\n"
         "libc6:amd64, libc6:i386: /usr/share/doc/libc6\n") == {
         "/lib/x86_64-linux-gnu/libz.so.1": "zlib1g", "/usr/share/doc/libc6": "libc6"}
+
+
+def test_declared_sonames_from_a_real_pc_and_a_linker_script(tmp_path):
+    """-l names of a system module become sonames: through the library's SONAME, or through
+    an ld script (libfoo.so: INPUT(libfoo.so.3 -lbar)) as some distributions ship."""
+    from srcbuild.linkage import declared_sonames, sonames_for
+    from srcbuild.requirement import Requirement
+
+    loader = host_loader()
+    (tmp_path / "libfoo.so").write_text("/* GNU ld script */\nINPUT(libfoo.so.3 -lbar)\n")
+    assert sonames_for(["foo"], [str(tmp_path)], [], loader) == {"libfoo", "libfoo.so.3",
+                                                                 "libbar"}
+    pcdir = tmp_path / "pc"
+    pcdir.mkdir()
+    (pcdir / "myz.pc").write_text("Name: myz\nDescription: zlib by another name\n"
+                                  "Version: 9\nLibs: -lz\nLibs.private: -lm\n")
+    env = {**os.environ, "PKG_CONFIG_PATH": str(pcdir)}
+    declared = declared_sonames([(Requirement("pkgconfig", "myz"), str(pcdir / "myz.pc"))],
+                                loader, env)
+    assert declared["libz"] == "pkgconfig:myz" and declared["libm"] == "pkgconfig:myz"
+    if "libz.so" in loader.cache:  # zlib1g-dev: the SONAME read from the real file
+        assert declared["libz.so.1"] == "pkgconfig:myz"
