@@ -120,7 +120,8 @@ def classify(file: str, link: Link, policy: Policy, layout: Layout) -> Verdict:
     return Verdict(file, link, "undeclared")
 
 
-def audit_tree(root: Path, layout: Layout, policy: Policy, loader: Loader) -> tuple[int, list[Verdict]]:
+def audit_tree(root: Path, layout: Layout, policy: Policy, loader: Loader
+               ) -> tuple[int, list[Verdict]]:
     """(ELF files checked, one verdict per needed library) for the ELF files under ``root``
     whose ABI is the host's; a guest binary (another machine) or a static one is skipped."""
     checked = 0
@@ -328,14 +329,16 @@ def refusal(name: str, version: str, recipe_path: Path, prefix: Path, problems: 
     undeclared = sorted({v.link.needed for v in problems if v.status != "unresolved"})
     cures = []
     if undeclared:
-        reqs = ", ".join(f'"{suggestions[s]}"' for s in undeclared if s in suggestions)
+        reqs = ", ".join(dict.fromkeys(f'"{suggestions[s]}"' for s in undeclared
+                                       if s in suggestions))
+        them = "them" if len(undeclared) > 1 else "it"
         first = suggestions.get(undeclared[0], "")
         feature = (first.split(":", 1)[1] if first.startswith("pkgconfig:")
                    else stem(undeclared[0]).removeprefix("lib"))
         accepted = ", ".join(f'"{s}"' for s in undeclared)
         cures = [
-            (f"declare it in {recipe_path}: requires = [{reqs}] (then every machine that "
-             "builds the recipe needs it, and the build hash says so)"),
+            (f"declare {them} in {recipe_path}: requires = [{reqs}] (then every machine "
+             f"that builds the recipe needs {them}, and the build hash says so)"),
             ("or switch the feature off in the recipe's configure arguments (e.g. "
              f"--disable-{feature}, --without-{feature} or -D{feature}=disabled, whichever "
              "the package's configure knows)"),

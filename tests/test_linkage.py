@@ -14,6 +14,7 @@ from pkgfactory import automagic_prog, autotools_lib, make_tree, recipe
 
 from srcbuild.elfload import (
     Elf,
+    Found,
     Layout,
     Link,
     Loader,
@@ -176,8 +177,8 @@ def test_prefix_cxx_origin_and_plugin_packages_pass(sb, tmp_path):
     sb("user", "cxx", "origin", "plugin", "--recipes", str(recipes))
 
     prefix = sb.prefix.resolve()
-    outputs = {name: subprocess.run([prefix / "bin" / name], check=False, capture_output=True, text=True,
-                                    env=clean_env()).stdout
+    outputs = {name: subprocess.run([prefix / "bin" / name], check=False, capture_output=True,
+                                    text=True, env=clean_env()).stdout
                for name in ("user", "cxx", "tool", "host")}
     assert outputs == {"user": "user 42\n", "cxx": "cxx ok\n", "tool": "tool 6\n",
                        "host": "plugin 7\n"}
@@ -241,8 +242,8 @@ def test_classify_rules(tmp_path):
     policy = Policy(frozenset({"glib"}), {"libz": "pkgconfig:zlib"}, ("libjpeg.so.*",),
                     {"lib/libglib-2.0.so.0": "glib", "lib/libold.so.1": "old"})
 
-    def status(needed: str, path: str | None, found: str) -> str:
-        return classify("bin/x", Link(needed, path, found, "RUNPATH"), policy, layout).status  # type: ignore[arg-type]
+    def status(needed: str, path: str | None, found: Found) -> str:
+        return classify("bin/x", Link(needed, path, found, "RUNPATH"), policy, layout).status
 
     assert status("libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6", "system") == "baseline"
     assert status("libstdc++.so.6", "/usr/lib/x/libstdc++.so.6", "system") == "baseline"
