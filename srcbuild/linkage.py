@@ -31,6 +31,7 @@ from srcbuild.elfload import (
     soname_of,
 )
 from srcbuild.errors import LinkageError
+from srcbuild.identity import link_file, linker_script_names, parse_libs
 from srcbuild.kinds import RequirementKind, Satisfier
 from srcbuild.probes import prefix_pkgconfig_dirs, run_quiet
 from srcbuild.requirement import Requirement
@@ -150,42 +151,11 @@ def audit_tree(root: Path, layout: Layout, policy: Policy, loader: Loader
 
 
 # -- declared requirements -> sonames ----------------------------------------------------------
-def parse_libs(text: str) -> tuple[list[str], list[str], list[str]]:
-    """(-l names, -L folders, library files) in ``pkg-config --libs`` output (pure)."""
-    names: list[str] = []
-    dirs: list[str] = []
-    files: list[str] = []
-    for token in text.split():
-        if token.startswith("-l") and len(token) > 2:
-            names.append(token[2:])
-        elif token.startswith("-L") and len(token) > 2:
-            dirs.append(token[2:])
-        elif token.startswith("/") and ".so" in token:
-            files.append(token)
-    return names, dirs, files
-
-
-def _linker_script_names(path: str) -> list[str]:
-    """Library names an ld script (libncurses.so: INPUT(libncursesw.so.6 -ltinfo)) points at."""
-    try:
-        with open(path, "rb") as f:
-            text = f.read(4096).decode("utf-8", "replace")
-    except OSError:
-        return []
-    out = []
-    for group in re.findall(r"(?:INPUT|GROUP|AS_NEEDED)\s*\(([^()]*)", text):
-        for token in group.split():
-            if token.startswith("-l"):
-                out.append(f"lib{token[2:]}")
-            elif ".so" in token:
-                out.append(os.path.basename(token))
-    return out
-
-
 def sonames_for(names: list[str], dirs: list[str], files: list[str], loader: Loader
                 ) -> set[str]:
     """Sonames and lib stems the linker binds for ``-lNAME``s: the stem itself, and the SONAME
-    of the ``libNAME.so`` it would pick (its -L folders, the ld.so cache, the default folders)."""
+    of the ``libNAME.so`` it would pick (identity.link_file: its -L folders, the linker's
+    default folders, the ld.so cache), or of the libraries an ld script there names."""
     out: set[str] = set()
     for name in names:
         if name.startswith(":"):
@@ -193,17 +163,13 @@ def sonames_for(names: list[str], dirs: list[str], files: list[str], loader: Loa
             out.add(stem(name[1:]))
             continue
         out.add(f"lib{name}")
-        dev = f"lib{name}.so"
-        candidates = [os.path.join(d, dev) for d in dirs] + list(loader.cache.get(dev, ())) + [
-            os.path.join(d, dev) for d in loader.default_dirs]
-        for c in candidates:
-            if os.path.exists(c):
-                soname = soname_of(c)
-                if soname:
-                    out.add(soname)
-                else:
-                    out.update(_linker_script_names(c))
-                break
+        found = link_file(name, dirs, lambda: loader.cache)
+        if found is not None:
+            soname = soname_of(found)
+            if soname:
+                out.add(soname)
+            else:
+                out.update(linker_script_names(found))
     for f in files:
         soname = soname_of(f)
         out.update(x for x in (soname, stem(os.path.basename(f))) if x)

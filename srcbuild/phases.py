@@ -383,8 +383,8 @@ def merge(job: Job) -> None:
                 name=node.name, version=node.recipe.version, build_hash=node.build_hash,
                 provides=tuple(str(p) for p in node.provides),
                 requires=tuple(node.runtime_deps), options=node.options, source=source,
-                installed_at=time.time(), run=job.s.run_id, logs=str(job.logs)),
-                job.svc.state, touched=touched)
+                installed_at=time.time(), run=job.s.run_id, logs=str(job.logs),
+                system=node.system), job.svc.state, touched=touched)
         finally:  # a merge rolled back touched them too
             job.svc.merged.append(frozenset(touched))
     job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,

@@ -25,12 +25,12 @@ from srcbuild.elfload import (
     read_elf,
     search_path,
 )
+from srcbuild.identity import parse_libs
 from srcbuild.linkage import (
     Policy,
     audit_tree,
     classify,
     installed_linkage,
-    parse_libs,
 )
 from srcbuild.state import PrefixState
 from srcbuild.sysdeps import parse_dpkg_search
