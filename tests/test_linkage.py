@@ -3,6 +3,7 @@ with fakes beside them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -104,6 +105,18 @@ def test_declared_or_allowed_zlib_installs(sb, tmp_path, extra):
     lines = installed_linkage(sb.prefix.resolve(), "omega", PrefixState(sb.prefix.resolve()))
     libz = [line for line in lines if line.needed == "libz.so.1"]
     assert libz and libz[0].provider.startswith("system "), lines
+
+    shown = sb("info", "omega", "--recipes", str(recipes)).stdout  # with --prefix
+    allowed = "libz.so.*" if "allow_undeclared" in extra else "-"
+    assert f"allow_undeclared: {allowed}\n" in shown, shown
+    assert "\nlinkage:\n  bin/omega\n" in shown, shown
+    assert f"    libz.so.1 -> {libz[0].path} ({libz[0].provider})\n" in shown, shown
+    data = json.loads(sb("info", "omega", "--recipes", str(recipes), "--json").stdout)
+    assert {"file": "bin/omega", "needed": "libz.so.1", "path": libz[0].path,
+            "provider": libz[0].provider} in data["linkage"]
+    elsewhere = json.loads(sb("info", "omega", "--recipes", str(recipes), "--json",
+                              prefix=tmp_path / "empty").stdout)
+    assert "linkage" not in elsewhere  # not installed there
 
 
 def test_prefix_cxx_origin_and_plugin_packages_pass(sb, tmp_path):
