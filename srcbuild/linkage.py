@@ -259,8 +259,11 @@ def suggest_requirement(soname: str, pc_dirs: Iterable[str]) -> str:
 # -- the audit of a staged install -------------------------------------------------------------
 @dataclass(frozen=True)
 class Audit:
+    """What the audit of one stage read and found; ``error`` refuses its merge."""
+
     files: int
     verdicts: tuple[Verdict, ...]
+    error: LinkageError | None = None
 
     @property
     def problems(self) -> list[Verdict]:
@@ -324,8 +327,8 @@ def refusal(name: str, version: str, recipe_path: Path, prefix: Path, problems: 
 def audit_package(recipe: Recipe, allowance: Allowed, destdir: Path, prefix: Path,
                   state: PrefixState, environ: Mapping[str, str],
                   loader: Loader | None = None) -> Audit:
-    """The audit phase: audit a staged install against what its graph allows; raise
-    LinkageError on an undeclared or unresolved library, before anything is merged."""
+    """The audit phase: audit a staged install against what its graph allows; an undeclared
+    or unresolved library makes ``error`` the LinkageError that refuses the merge."""
     loader = loader or host_loader()
     previous = state.get(recipe.name)
     layout = Layout(prefix, destdir, frozenset(previous.files) if previous else frozenset())
@@ -347,8 +350,8 @@ def audit_package(recipe: Recipe, allowance: Allowed, destdir: Path, prefix: Pat
         pc_dirs = env["PKG_CONFIG_PATH"].split(":") + pc_path.strip().split(":")
         suggestions = {v.link.needed: suggest_requirement(v.link.needed, pc_dirs)
                        for v in problems if v.status != "unresolved"}
-        raise refusal(recipe.name, recipe.version, recipe.path, prefix, problems, owners,
-                      suggestions)
+        return Audit(files, audit.verdicts, refusal(
+            recipe.name, recipe.version, recipe.path, prefix, problems, owners, suggestions))
     return audit
 
 

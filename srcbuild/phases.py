@@ -313,15 +313,18 @@ def audit(job: Job) -> None:
     if job.node.recipe.is_group:
         return
     job.emit(EventKind.STEP_START, step=Phase.AUDIT)
-    t0, ok, files = time.monotonic(), False, 0
+    t0 = time.monotonic()
+    audit = None
     try:
         with job.svc.merge_lock:
-            files = linkage.audit_package(job.node.recipe, job.allowed, job.destdir,
-                                          job.s.prefix, job.svc.state, job.s.environ).files
-        ok = True
+            audit = linkage.audit_package(job.node.recipe, job.allowed, job.destdir,
+                                          job.s.prefix, job.svc.state, job.s.environ)
     finally:
-        job.emit(EventKind.STEP_END, step=Phase.AUDIT, ok=ok, files=files,
-                 seconds=round(time.monotonic() - t0, 3))
+        job.emit(EventKind.STEP_END, step=Phase.AUDIT,
+                 ok=audit is not None and audit.error is None,
+                 files=audit.files if audit else 0, seconds=round(time.monotonic() - t0, 3))
+    if audit.error is not None:
+        raise audit.error
 
 
 def check(job: Job) -> None:

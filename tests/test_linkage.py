@@ -13,6 +13,7 @@ import pytest
 from conftest import tree
 from pkgfactory import automagic_prog, autotools_lib, make_tree, recipe
 
+from srcbuild import bincache
 from srcbuild.elfload import (
     Elf,
     Found,
@@ -98,7 +99,14 @@ def test_automagic_zlib_is_refused_before_the_merge(sb, tmp_path):
 def test_declared_or_allowed_zlib_installs(sb, tmp_path, extra):
     pkgs, recipes = tmp_path / "pkgs", tmp_path / "recipes"
     omega_recipe(recipes, automagic_prog(pkgs), extra)
-    sb("omega", "--recipes", str(recipes))
+    events = [json.loads(line) for line in
+              sb("omega", "--recipes", str(recipes), "--json").stdout.splitlines()]
+    steps = [(e["event"], e["step"]) for e in events if e["event"] in ("step_start", "step_end")]
+    assert steps[-6:] == [("step_start", "install"), ("step_end", "install"),
+                          ("step_start", "audit"), ("step_end", "audit"),
+                          ("step_start", "merge"), ("step_end", "merge")], steps
+    audit = next(e for e in events if e["event"] == "step_end" and e["step"] == "audit")
+    assert audit["ok"] is True and audit["files"] == 1 and audit["seconds"] >= 0
     run = subprocess.run([sb.prefix / "bin" / "omega"], check=False, capture_output=True, text=True,
                          env=clean_env())
     assert run.stdout.startswith("omega with zlib "), run.stdout + run.stderr
@@ -117,6 +125,37 @@ def test_declared_or_allowed_zlib_installs(sb, tmp_path, extra):
     elsewhere = json.loads(sb("info", "omega", "--recipes", str(recipes), "--json",
                               prefix=tmp_path / "empty").stdout)
     assert "linkage" not in elsewhere  # not installed there
+
+
+@needs_zlib
+def test_a_restored_stage_is_audited_before_its_merge(sb, tmp_path):
+    """A binary cache entry whose program links zlib undeclared, as a srcbuild without the
+    audit would have stored it (written here with bincache, under the build hash the plan
+    gives): the restore is refused before the merge, as a build would be."""
+    pkgs, recipes = tmp_path / "pkgs", tmp_path / "recipes"
+    src = automagic_prog(pkgs)
+    omega_recipe(recipes, src)
+    key = sb.plan("omega", "--recipes", str(recipes))["steps"][0]["build_hash"]
+    stage = tmp_path / "entry"
+    (stage / "bin").mkdir(parents=True)
+    subprocess.run(["cc", "-DHAVE_ZLIB", "-o", str(stage / "bin" / "omega"), str(src / "main.c"),
+                    "-lz"], check=True)
+    archive, cache = tmp_path / "entry.tar.gz", tmp_path / "bincache"
+    cache.mkdir()
+    files = bincache.pack(stage, archive, 0)
+    bincache.LocalDirCache(cache).put(key, archive, bincache.manifest(
+        "omega", "1.0", key, archive, files, {}))
+
+    out = sb("omega", "--recipes", str(recipes), "--binary-cache", str(cache), "--json",
+             check=1)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    seen = [(e["event"], e.get("step")) for e in events if e.get("recipe") == "omega"]
+    assert seen.index(("cache_hit", None)) < seen.index(("step_start", "audit")), seen
+    assert ("step_start", "merge") not in seen, seen
+    audit = next(e for e in events if e["event"] == "step_end" and e["step"] == "audit")
+    assert audit["ok"] is False and audit["files"] == 1
+    assert not (sb.prefix / "bin" / "omega").exists()
+    assert "libz.so.1" in out.stderr and "the prefix" in out.stderr, out.stderr
 
 
 def test_prefix_cxx_origin_and_plugin_packages_pass(sb, tmp_path):
