@@ -202,6 +202,8 @@ def list_arguments(p: argparse.ArgumentParser) -> None:
 def info_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="a recipe name")
     add_recipe_dirs(p)
+    p.add_argument("--prefix", type=path, default=None,
+                   help="also show the package installed in this prefix (its linkage)")
     add_json(p)
 
 
@@ -283,8 +285,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "list the recipes", "Every recipe: name, version, build system, summary.\n\n"
         "example: srcbuild list --recipes ./my-recipes", list_arguments, "recipes:list_"),
     "info": Subcommand(
-        "show one recipe", "One recipe with its sources, requirements and options.\n\n"
-        "example: srcbuild info qemu", info_arguments, "recipes:info"),
+        "show one recipe", "One recipe with its sources, requirements and options; with "
+        "--prefix, also the package installed there: the library each of its ELF files "
+        "loads and who provides it.\n\n"
+        "example: srcbuild info qemu --prefix ~/lab", info_arguments, "recipes:info"),
     "env": Subcommand(
         "print shell exports for a prefix",
         "Exports that put the prefix first on PATH, PKG_CONFIG_PATH, LD_LIBRARY_PATH, "

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
-import subprocess
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,45 +230,46 @@ def diagnose_graph(graph: Graph, probe: SystemProbe) -> list[Diagnosis]:
 
 
 # -- after an install: binaries whose libraries the loader cannot find ------------------------
-def _is_elf(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"\x7fELF"
-    except OSError:
-        return False
+def prefix_elf_files(prefix: Path) -> list[Path]:
+    """The prefix's programs and libraries: files (not links) under bin, sbin, lib, lib64 and
+    libexec; under lib only shared objects (``.so`` in the name)."""
+    from srcbuild.elfload import elf_header
 
-
-def parse_ldd(text: str) -> list[str]:
-    return [line.split("=>")[0].strip() for line in text.splitlines() if "=> not found" in line]
-
-
-def unresolved_libraries(prefix: Path, limit: int = 400) -> list[Diagnosis]:
-    """Diagnosis 5: ``ldd`` on the prefix's programs and libraries shows ``not found``."""
     files = []
     for sub in ("bin", "sbin", "lib", "lib64", "libexec"):
         d = prefix / sub
         if d.is_dir():
             for p in sorted(d.rglob("*")):
                 if p.is_file() and not p.is_symlink() and (sub != "lib" or ".so" in p.name) \
-                        and _is_elf(p):
+                        and elf_header(p) is not None:
                     files.append(p)
-    files = files[:limit]
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    return files
 
-    def ldd(p: Path) -> tuple[Path, list[str]]:
-        try:
-            out = subprocess.run(["ldd", str(p)], check=False, capture_output=True, text=True, env=env,
-                                 timeout=20).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return p, []
-        return p, parse_ldd(out)
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(ldd, files))
+def unresolved_libraries(prefix: Path) -> list[Diagnosis]:
+    """Diagnosis 5: a program or library of the prefix needs a library the loader cannot
+    find. Each file's DT_NEEDED entries are resolved as ld.so does (elfload.resolve: RPATH,
+    RUNPATH, the ld.so cache, the default folders; never LD_LIBRARY_PATH), in this process:
+    a library is named once, by the file that needs it and whose search path lacks it."""
+    from srcbuild.elfload import Abi, Layout, file_abi, host_loader, read_elf, resolve
+
+    loader = host_loader()
+    layout = Layout(prefix)
+    abis: dict[str, Abi | None] = {}
+
+    def abi_of(path: str) -> Abi | None:  # the same few libraries, asked for by every file
+        if path not in abis:
+            abis[path] = file_abi(path)
+        return abis[path]
+
     out = []
-    for path, missing in results:
-        for lib in missing:
-            out.append(loader_diagnosis(prefix, path, lib))
+    for path in prefix_elf_files(prefix):
+        elf = read_elf(path)
+        if elf is None or elf.abi != loader.abi:  # a guest's binary: not this loader's
+            continue
+        for needed in elf.needed:
+            if resolve(needed, elf, str(path), layout, loader, abi_of).found == "missing":
+                out.append(loader_diagnosis(prefix, path, needed))
     return out
 
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcbuild import runs, workdirs
+from srcbuild import linkage, runs, workdirs
 from srcbuild.bincache import LocalDirCache
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
@@ -90,7 +90,7 @@ class Engine:
                             index=next(counter), total=len(todo), build_hash=node.build_hash)
                 outcome.status = Status.FAILED
                 try:
-                    outcome.status = self.build_one(node)
+                    outcome.status = self.build_one(node, linkage.allowed(graph, name))
                 finally:
                     outcome.seconds = time.monotonic() - start
                     events.emit(EventKind.PACKAGE_END, recipe=name, status=outcome.status,
@@ -131,10 +131,11 @@ class Engine:
             for o in outcomes.values() if o.status not in (Status.INSTALLED, Status.SKIPPED)],
             **({"warnings": notes} if notes else {}))
 
-    def build_one(self, node: Node) -> Status:
+    def build_one(self, node: Node, allowed: linkage.Allowed) -> Status:
         """Take one package through PHASES in a fresh work folder that this run owns (see
-        workdirs.claim): its status."""
-        job = Job(node, self.svc, self.work_dir(node), self.log_dir(node))
+        workdirs.claim): its status. ``allowed``: what its graph lets it load (the audit
+        phase)."""
+        job = Job(node, self.svc, self.work_dir(node), self.log_dir(node), allowed)
         if job.logs.exists():
             shutil.rmtree(job.logs)
         job.logs.mkdir(parents=True)

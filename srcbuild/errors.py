@@ -77,6 +77,11 @@ class InstallError(SrcbuildError):
     """Staging or merging into the prefix went wrong, or its state record is damaged."""
 
 
+class LinkageError(SrcbuildError):
+    """A staged ELF file loads a library the recipe does not declare, or one the loader
+    cannot find: the merge is refused (the audit phase)."""
+
+
 class DriftError(UsageError):
     """The resolution differs from the lock and --allow-drift was not given (exit 2)."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from srcbuild.errors import UnsatisfiedError
+from srcbuild.identity import identity_json
 from srcbuild.kinds import Action, Satisfier
 from srcbuild.probes import Found
 from srcbuild.providers import ProviderIndex
@@ -56,6 +57,9 @@ class Node:
     build_hash: str = ""
     action: Action = Action.BUILD
     reason: str = ""
+    # what the system provides it, {requirement key: identity.identity_json}: in its build
+    # hash and its state record
+    system: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -98,15 +102,26 @@ class Graph:
         }
 
 
+def system_identity(resolutions: list[Resolution]) -> dict[str, Any]:
+    """{requirement key: version and files} of the resolutions the system satisfies (one
+    recipe's, requirements and tools alike): what the system provides it."""
+    return {r.requirement.key: identity_json(r.version, r.found.identity if r.found else ())
+            for r in sorted(resolutions, key=lambda r: r.requirement.key)
+            if r.satisfied_by == Satisfier.SYSTEM}
+
+
 def build_hash(node: Node, dep_hashes: Mapping[str, str], prefix: Path, toolchain: str,
-               machine: str) -> str:
+               machine: str, system: Mapping[str, Any] | None = None) -> str:
     """What an installed package is compared by: the recipe's digest, its options, the prefix,
-    the compiler, the machine and the build hashes of its run-time dependencies."""
+    the compiler, the machine, what the system provides it (``node.system`` unless given) and
+    the build hashes of its run-time dependencies."""
+    system = node.system if system is None else system
     h = hashlib.sha256()
     h.update(json.dumps({
         "abi": BUILD_ABI, "recipe": node.recipe.digest, "options": node.options,
         "prefix": str(prefix), "toolchain": toolchain, "machine": machine,
         "deps": {d: dep_hashes[d] for d in sorted(node.runtime_deps)},
+        **({"system": system} if system else {}),
     }, sort_keys=True).encode())
     return h.hexdigest()
 

@@ -40,14 +40,15 @@ class Action(StrEnum):
 class Phase(StrEnum):
     """A named phase of a package's build (the ``step`` of step_start/step_end events).
 
-    engine.PHASES runs them in this order; STORE emits cache_* events instead of its own
-    step events, and a restored package runs only MERGE.
+    phases.PHASES runs them in this order; STORE emits cache_* events instead of its own
+    step events, and a package restored from the binary cache runs only AUDIT and MERGE.
     """
 
     FETCH = "fetch"
     CONFIGURE = "configure"
     BUILD = "build"
     INSTALL = "install"
+    AUDIT = "audit"  # the linkage audit of the stage (linkage.py)
     CHECK = "check"
     STORE = "store"
     MERGE = "merge"

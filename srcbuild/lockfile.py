@@ -13,9 +13,13 @@ from typing import Any
 from srcbuild import __version__
 from srcbuild.errors import DriftError, UsageError
 from srcbuild.graph import Graph
+from srcbuild.identity import describe_change, identity_json
 from srcbuild.kinds import DriftKind, Satisfier
 
-LOCK_FORMAT = 1
+# 2: each system entry has the "files" it resolved to (identity.py); a format 1 lock is
+# still read, and compared by versions only
+LOCK_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 Lock = dict[str, Any]
 
 
@@ -41,7 +45,9 @@ def snapshot(graph: Graph, targets: list[str], options: dict[str, str], from_sou
             "sources": [{"kind": s.kind, "location": s.location, "sha256": s.sha256}
                         for s in r.sources]})
     system = [{"requirement": str(res.requirement), "of": res.of, "where": res.where,
-               "version": res.version, "tool": res.tool}
+               "version": res.version, "tool": res.tool,
+               "files": identity_json(res.version, res.found.identity if res.found else ())[
+                   "files"]}
               for res in graph.resolutions if res.satisfied_by == Satisfier.SYSTEM]
     return {"format": LOCK_FORMAT, "srcbuild": __version__, "targets": list(targets),
             "options": dict(options), "from_source": sorted(from_source),
@@ -98,6 +104,11 @@ def compare(locked: Lock, now: Lock) -> list[Drift]:
                              f"system {key[0]} (needed by {key[1]}) is at version "
                              f"{b['version']} ({b['where']}), the lock has {a['version']} "
                              f"({a['where']})"))
+        elif "files" in a and "files" in b and a["files"] != b["files"]:
+            change = describe_change({"files": a["files"]}, {"files": b["files"]})
+            out.append(Drift(DriftKind.SYSTEM, key[0],
+                             f"system {key[0]} (needed by {key[1]}): same version "
+                             f"{b['version'] or '(none)'}, but {change}"))
     for key in sorted(new_sys.keys() - old_sys.keys()):
         b = new_sys[key]
         out.append(Drift(DriftKind.SYSTEM, key[0],
@@ -116,8 +127,9 @@ def read(path: Path) -> Lock:
     except ValueError as e:
         raise UsageError(f"The lock file {path} is not JSON ({e}).",
                          "Write it again with `srcbuild lock NAME... > srcbuild.lock`.") from None
-    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
-        raise UsageError(f"The lock file {path} is not a srcbuild lock of format {LOCK_FORMAT}.",
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
+        raise UsageError(f"The lock file {path} is not a srcbuild lock of format "
+                         f"{' or '.join(map(str, READABLE_FORMATS))}.",
                          "Write it again with this srcbuild: `srcbuild lock NAME...`.")
     missing = [k for k in ("targets", "packages", "system", "compiler", "architecture")
                if k not in data]

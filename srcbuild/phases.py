@@ -1,8 +1,8 @@
 """The phases one package goes through, in order (PHASES): each a small function of a Job
 that does its part, or nothing when it does not apply, and emits its own events.
 
-A new phase (a test phase after build, a linkage audit after install) is a function here and
-one entry in PHASES; a build system's quirks belong in its Builder, not here.
+A new phase (a test phase after build, say) is a function here and one entry in PHASES; a
+build system's quirks belong in its Builder, not here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from srcbuild import compilers
+from srcbuild import compilers, linkage
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.builders import BUILDERS, BuildContext, Builder
 from srcbuild.builders.base import copy_source
@@ -88,6 +88,7 @@ class Job:
     svc: Services
     work: Path  # CACHE/work/NAME-HASH: build/ and stage/ (the DESTDIR)
     logs: Path  # CACHE/logs/RUN/NAME: one PHASE.log per phase
+    allowed: linkage.Allowed  # what the audit lets it load, from the graph (linkage.allowed)
     sessions: SessionTracker | None = None  # its commands' sessions (default: the run's)
     restored: dict[str, str] | None = None  # a binary cache hit: the source it recorded
     fetched: Fetched | None = None
@@ -303,7 +304,29 @@ def _run_command(job: Job, phase: Phase, command: Command, cwd: Path, env: dict[
                    tail_lines=TAIL_LINES, pass_fds=jobserver.fds, sessions=job.tracker)
 
 
-# -- check, store, merge ------------------------------------------------------------------
+# -- audit, check, store, merge -----------------------------------------------------------
+def audit(job: Job) -> None:
+    """The linkage audit of the stage, built or restored from the binary cache: an ELF file
+    that loads an undeclared library, or one the loader cannot find, refuses the merge
+    (LinkageError). Under the merge lock: no other package's merge changes the prefix or
+    its state records while the audit reads them."""
+    if job.node.recipe.is_group:
+        return
+    job.emit(EventKind.STEP_START, step=Phase.AUDIT)
+    t0 = time.monotonic()
+    audit = None
+    try:
+        with job.svc.merge_lock:
+            audit = linkage.audit_package(job.node.recipe, job.allowed, job.destdir,
+                                          job.s.prefix, job.svc.state, job.s.environ)
+    finally:
+        job.emit(EventKind.STEP_END, step=Phase.AUDIT,
+                 ok=audit is not None and audit.error is None,
+                 files=audit.files if audit else 0, seconds=round(time.monotonic() - t0, 3))
+    if audit.error is not None:
+        raise audit.error
+
+
 def check(job: Job) -> None:
     """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH; a restored
     package was checked when it was stored."""
@@ -363,8 +386,8 @@ def merge(job: Job) -> None:
                 name=node.name, version=node.recipe.version, build_hash=node.build_hash,
                 provides=tuple(str(p) for p in node.provides),
                 requires=tuple(node.runtime_deps), options=node.options, source=source,
-                installed_at=time.time(), run=job.s.run_id, logs=str(job.logs)),
-                job.svc.state, touched=touched)
+                installed_at=time.time(), run=job.s.run_id, logs=str(job.logs),
+                system=node.system), job.svc.state, touched=touched)
         finally:  # a merge rolled back touched them too
             job.svc.merged.append(frozenset(touched))
     job.emit(EventKind.STEP_END, step=Phase.MERGE, ok=True,
@@ -404,4 +427,4 @@ def _source_record(fetched: Fetched) -> dict[str, str]:
 
 # The order every package goes through; each phase decides whether it applies.
 PHASES: tuple[Callable[[Job], None], ...] = (
-    restore_or_fetch, configure, build, install, check, store, merge)
+    restore_or_fetch, configure, build, install, audit, check, store, merge)

@@ -2,7 +2,8 @@
 build's python3 (through pyprobe.py).
 
 A probe returns a Found (with provenance: the .pc file, library or program path and its
-version) or None; it never raises for a miss.
+version; for what the system has, outside the prefix, the identity of the files it resolved
+to) or None; it never raises for a miss.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from srcbuild.identity import FileId, content_id, library_files, stat_id
 from srcbuild.kinds import RequirementKind
 from srcbuild.pyprobe import Interpreter, Module, probe_modules, python_path
 from srcbuild.requirement import Requirement
@@ -31,6 +33,9 @@ class Found:
     version: str | None
     where: str
     in_prefix: bool
+    # the system's files it resolved to (identity.py): a .pc and the libraries its --libs
+    # link, a library, a program; empty in the prefix, where the package's build hash says it
+    identity: tuple[FileId, ...] = ()
 
     def describe(self) -> str:
         v = f"{self.version} " if self.version else ""
@@ -148,10 +153,16 @@ class SystemProbe:
         pc = self.find_pc(name)
         if pc is None or not self.pkg_config:
             return None
-        out = run_quiet([self.pkg_config, "--modversion", name], self.pkg_config_env())
+        env = self.pkg_config_env()
+        out = run_quiet([self.pkg_config, "--modversion", name], env)
         if out is None:
             return None  # the .pc exists but pkg-config rejects it (e.g. its Requires are missing)
-        return Found(out.strip() or None, pc, self._under_prefix(pc))
+        if self._under_prefix(pc):
+            return Found(out.strip() or None, pc, True)
+        # one more pkg-config (~2 ms): the libraries a build links for this module
+        libs = run_quiet([self.pkg_config, "--libs", name], env) or ""
+        identity = (content_id(pc), *(stat_id(f) for f in library_files(libs, lambda: self.ldconfig)))
+        return Found(out.strip() or None, pc, False, identity)
 
     def library(self, name: str, want_version: bool = True) -> Found | None:
         for sub in LIB_DIRS:
@@ -160,7 +171,7 @@ class SystemProbe:
                 return Found(library_version(str(candidate)), str(candidate), True)
         paths = self.ldconfig.get(name)
         if paths:
-            return Found(library_version(paths[0]), paths[0], False)
+            return Found(library_version(paths[0]), paths[0], False, (stat_id(paths[0]),))
         return None
 
     def program(self, name: str, want_version: bool = True) -> Found | None:
@@ -173,7 +184,7 @@ class SystemProbe:
             version = _dotted(self.interpreter.version)  # the python: probe started it already
         if version is None and want_version:
             version = program_version(exe, self.environ)
-        return Found(version, exe, in_prefix)
+        return Found(version, exe, in_prefix, () if in_prefix else (stat_id(exe),))
 
     # -- python: modules of the build's python3 --------------------------------------------
     @cached_property

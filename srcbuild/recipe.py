@@ -22,6 +22,7 @@ SYSTEMS = tuple(BuildSystem)
 TOP_KEYS = {
     "name", "version", "summary", "homepage", "license", "kind", "requires", "tools",
     "provides", "check", "source", "build", "options", "patches", "run", "source_date_epoch",
+    "allow_undeclared",
 }
 BUILD_KEYS = {
     "system", "configure_args", "make_args", "install_args", "env", "configure", "build",
@@ -76,6 +77,7 @@ class Recipe:
     build: Mapping[str, Any] = field(default_factory=dict)
     run: tuple[Any, ...] = ()
     source_date_epoch: int | None = None
+    allow_undeclared: tuple[str, ...] = ()  # sonames the linkage audit accepts undeclared
     digest: str = ""  # sha256 over the recipe file and the patches it names
 
     @property
@@ -160,6 +162,7 @@ def load(path: Path) -> Recipe:
         requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
         check=check, sources=sources, patches=patches, options=options, build=build, run=run,
         source_date_epoch=sde, digest=recipe_digest(path, raw, patches, sources),
+        allow_undeclared=_strings(path, "allow_undeclared", data.get("allow_undeclared", [])),
     )
     for text, where in template_strings(recipe):  # an unsafe template is refused unrun
         validate(text, where)

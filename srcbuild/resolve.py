@@ -20,14 +20,16 @@ from srcbuild.graph import (
     build_hash,
     options_for,
     split_options,
+    system_identity,
     topological,
 )
+from srcbuild.identity import system_changes
 from srcbuild.kinds import Action, RequirementKind, Satisfier
 from srcbuild.probes import Found
 from srcbuild.providers import Provider, ProviderIndex
 from srcbuild.recipe import Recipe, RecipeBook
 from srcbuild.requirement import Requirement
-from srcbuild.state import PrefixState
+from srcbuild.state import Installed, PrefixState
 from srcbuild.templates import check_templates, render_requirements, template_context
 
 
@@ -306,9 +308,10 @@ class Resolver:
         rebuilt: set[str] = set()
         for name in self.order:
             node = self.nodes[name]
-            node.build_hash = build_hash(
-                node, {d: self.nodes[d].build_hash for d in node.runtime_deps}, self.prefix,
-                self.toolchain, self.machine)
+            node.system = system_identity([r for r in self.resolutions if r.of == name])
+            dep_hashes = {d: self.nodes[d].build_hash for d in node.runtime_deps}
+            node.build_hash = build_hash(node, dep_hashes, self.prefix, self.toolchain,
+                                         self.machine)
             installed = self.state.get(name)
             stale_deps = [d for d in node.deps if d in rebuilt]
             system = self.skipped_target(name)
@@ -328,9 +331,29 @@ class Resolver:
                                "build hash")
             elif installed is not None:
                 node.action = Action.BUILD
-                node.reason = (f"rebuild: {', '.join(stale_deps)} will be rebuilt" if stale_deps
-                               else "rebuild: the recipe, its options or a dependency changed")
+                node.reason = "rebuild: " + self._why_rebuild(node, installed, stale_deps,
+                                                              dep_hashes)
                 rebuilt.add(name)
             else:
                 node.action, node.reason = Action.BUILD, "not installed in the prefix"
                 rebuilt.add(name)
+
+    def _why_rebuild(self, node: Node, installed: Installed, stale_deps: list[str],
+                     dep_hashes: Mapping[str, str]) -> str:
+        """What differs from the installed package: what the system provides it (named,
+        when the recorded identities say so), the dependencies being rebuilt, or else the
+        recipe, its options or a dependency."""
+        why = []
+        if installed.system is not None and installed.system != node.system:
+            why += system_changes(installed.system, node.system)
+            if build_hash(node, dep_hashes, self.prefix, self.toolchain, self.machine,
+                          installed.system) != installed.build_hash and not stale_deps:
+                why.append("and the recipe, its options or a dependency changed")
+        if stale_deps:
+            why.append(f"{', '.join(stale_deps)} will be rebuilt")
+        if not why:
+            why.append("the recipe, its options or a dependency changed" if installed.system
+                       is not None else "the recipe, its options or a dependency changed, or "
+                       "it was installed by a srcbuild whose build hash did not include what "
+                       "the system provides")
+        return "; ".join(why)

@@ -35,6 +35,9 @@ class Installed:
     installed_at: float = 0.0
     run: str = ""  # the run that built it (runs.py): its events are CACHE/runs/RUN.jsonl
     logs: str = ""  # the folder of its phase logs, CACHE/logs/RUN/NAME
+    # what the system provided it ({requirement key: version and files}, graph.Node.system);
+    # None in a record written before srcbuild kept it
+    system: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -77,6 +80,10 @@ def installed_from_json(d: Any, stem: str) -> Installed:
     at = d.get("installed_at", 0.0)
     if not isinstance(at, (int, float)) or isinstance(at, bool):
         raise DamagedRecord("the field 'installed_at' is not a number")
+    system = d.get("system")
+    if system is not None and (not isinstance(system, dict)
+                               or not all(isinstance(v, dict) for v in system.values())):
+        raise DamagedRecord("the field 'system' is not an object of objects")
     if d["name"] != stem or not is_valid_name(d["name"]):
         raise DamagedRecord(f"its name {d['name']!r} is not the file's name {stem!r}")
     return Installed(
@@ -84,7 +91,7 @@ def installed_from_json(d: Any, stem: str) -> Installed:
         files=tuple(d.get("files", ())), provides=tuple(d.get("provides", ())),
         requires=tuple(d.get("requires", ())), options=dict(d.get("options", {})),
         source=dict(d.get("source", {})), installed_at=float(at), run=d.get("run", ""),
-        logs=d.get("logs", ""))
+        logs=d.get("logs", ""), system=system)
 
 
 def damaged_record(path: Path, prefix: Path, problem: str) -> InstallError:

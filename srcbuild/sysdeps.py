@@ -1,8 +1,13 @@
-"""Which distribution package provides a requirement (the data lives in data/sysdeps.toml)."""
+"""Which distribution package provides a requirement (the data lives in data/sysdeps.toml), and
+which one ships a given file (``dpkg -S`` / ``rpm -qf``)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import tomllib
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,3 +66,55 @@ def this_machine_manager() -> str | None:
         return parse_os_release(Path("/etc/os-release").read_text())
     except OSError:
         return None
+
+
+# -- which distribution package ships a file (the linkage audit names it) ----------------------
+def _aliases(path: str) -> list[str]:
+    """A path, its real path and their /usr-merged twins (dpkg knows only the shipped one)."""
+    out: list[str] = []
+    for p in (path, os.path.realpath(path)):
+        for q in (p, p[4:] if p.startswith("/usr/") else "/usr" + p):
+            if q not in out:
+                out.append(q)
+    return out
+
+
+def parse_dpkg_search(text: str) -> dict[str, str]:
+    """``dpkg -S`` output -> {path: package} (pure; diversions are skipped)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith(("diversion ", "local diversion")) or ": " not in line:
+            continue
+        pkgs, path = line.rsplit(": ", 1)
+        out[path.strip()] = pkgs.split(",")[0].strip().split(":")[0]  # zlib1g:amd64 -> zlib1g
+    return out
+
+
+def distribution_packages(paths: Iterable[str]) -> dict[str, str]:
+    """{path: the distribution package that ships it} via ``dpkg -S`` or ``rpm -qf``."""
+    paths = list(dict.fromkeys(paths))
+    if not paths:
+        return {}
+    out: dict[str, str] = {}
+    if shutil.which("dpkg"):
+        queries = [a for p in paths for a in _aliases(p)]
+        try:
+            cp = subprocess.run(["dpkg", "-S", *queries], capture_output=True, text=True,
+                                check=False, timeout=60)
+            found = parse_dpkg_search(cp.stdout)
+        except (OSError, subprocess.TimeoutExpired):
+            found = {}
+        for p in paths:
+            owner = next((found[a] for a in _aliases(p) if a in found), None)
+            if owner:
+                out[p] = owner
+    elif shutil.which("rpm"):
+        for p in paths:
+            try:
+                cp = subprocess.run(["rpm", "-qf", "--qf", "%{NAME}\\n", p],
+                                    capture_output=True, text=True, check=False, timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if cp.returncode == 0 and cp.stdout.strip():
+                out[p] = cp.stdout.split()[0]
+    return out

@@ -241,3 +241,61 @@ def max_overlap(log: Path) -> int:
         level += delta
         peak = max(peak, level)
     return peak
+
+
+def automagic_prog(root: Path, name: str = "omega", version: str = "1.0") -> Path:
+    """An autotools-style program whose configure links zlib whenever pkg-config finds it,
+    whether or not anyone asked: an "automagic" dependency, as Gentoo calls it."""
+    src = root / f"{name}-{version}"
+    _write(src / "configure", """
+        #!/bin/sh
+        prefix=/usr/local
+        for arg in "$@"; do
+          case "$arg" in --prefix=*) prefix="${arg#--prefix=}" ;; esac
+        done
+        srcdir=$(cd "$(dirname "$0")" && pwd)
+        cflags= libs=
+        if pkg-config --exists zlib; then
+          echo "checking for zlib... yes (nobody asked, but it is there)"
+          cflags="-DHAVE_ZLIB $(pkg-config --cflags zlib)" libs=$(pkg-config --libs zlib)
+        else
+          echo "checking for zlib... no"
+        fi
+        sed -e "s|@prefix@|$prefix|g" -e "s|@srcdir@|$srcdir|g" -e "s|@CFLAGS@|$cflags|g" \\
+            -e "s|@LIBS@|$libs|g" "$srcdir/Makefile.in" > Makefile
+        """, 0o755)
+    _write(src / "Makefile.in", f"""
+        prefix = @prefix@
+        srcdir = @srcdir@
+        CC ?= cc
+        all: {name}
+        {name}: $(srcdir)/main.c
+        \t$(CC) $(CPPFLAGS) $(CFLAGS) @CFLAGS@ -o $@ $(srcdir)/main.c $(LDFLAGS) @LIBS@
+        install: all
+        \tmkdir -p $(DESTDIR)$(prefix)/bin
+        \tcp {name} $(DESTDIR)$(prefix)/bin/
+        """)
+    _write(src / "main.c", f"""
+        #include <stdio.h>
+        #ifdef HAVE_ZLIB
+        #include <zlib.h>
+        #endif
+        int main(void) {{
+        #ifdef HAVE_ZLIB
+            printf("{name} with zlib %s\\n", zlibVersion());
+        #else
+            printf("{name} without zlib\\n");
+        #endif
+            return 0;
+        }}
+        """)
+    return src
+
+
+def make_tree(root: Path, name: str, files: dict[str, str], version: str = "1.0") -> Path:
+    """A plain-make package from the given files (a Makefile among them; write its recipe
+    lines with ``\\t``)."""
+    src = root / f"{name}-{version}"
+    for rel, text in files.items():
+        _write(src / rel, text)
+    return src

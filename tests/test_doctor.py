@@ -102,7 +102,7 @@ def _lib_and_program(root: Path, rpath: bool) -> Path:
     return prefix
 
 
-def test_ldd_not_found_in_prefix_says_rpath_or_ld_library_path(tmp_path):
+def test_not_found_in_prefix_says_rpath_or_ld_library_path(tmp_path):
     prefix = _lib_and_program(tmp_path, rpath=False)
     found = unresolved_libraries(prefix)
     assert [d.case for d in found] == ["loader-path"]
@@ -114,7 +114,7 @@ def test_ldd_not_found_in_prefix_says_rpath_or_ld_library_path(tmp_path):
     assert unresolved_libraries(_lib_and_program(tmp_path / "b", rpath=True)) == []
 
 
-def test_ldd_library_gone(tmp_path):
+def test_a_library_gone_from_the_prefix(tmp_path):
     prefix = _lib_and_program(tmp_path, rpath=True)
     (prefix / "lib" / "libsbl.so").unlink()
     found = unresolved_libraries(prefix)

@@ -11,7 +11,7 @@ from pkgfactory import broken, chain
 
 from srcbuild.report import FAILED_COLOUR, render_html, timeline
 
-STEPS = ("fetch", "configure", "build", "install", "check", "merge")
+STEPS = ("fetch", "configure", "build", "install", "audit", "check", "merge")
 
 
 class Page(HTMLParser):
