@@ -322,12 +322,13 @@ def audit(job: Job) -> None:
 
 
 def check(job: Job) -> None:
-    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH; a restored
-    package was checked when it was stored."""
+    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH. A restored
+    package is checked again: its stage was checked where it was built, not on this machine
+    (its libraries, its kernel), and a check is cheap next to a build."""
     recipe = job.node.recipe
-    if job.restored is not None or not recipe.check:
+    if not recipe.check:
         return
-    # a group has no source: its check sees the build folder in that place
+    # a group or a restored package has no source: its check sees the build folder there
     ctx = job.builder.ctx if job.builder is not None else BuildContext(
         recipe, job.node.options, job.s.prefix, job.build_dir, job.build_dir, job.destdir,
         job.s.jobs)
