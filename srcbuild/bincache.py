@@ -4,32 +4,36 @@ The engine only sees the ``BinaryCache`` protocol; ``open_cache`` turns the ``--
 values (folders, ``file://`` URLs, ``oci://`` registries) into one ``CacheChain`` that reads
 from each in order and stores into the first writable one. The registry cache is
 ``ocicache.py`` (entries and signatures) over ``oci.py`` (manifests and blobs) over
-``ocitransport.py`` (HTTP, auth, retries).
+``ocitransport.py`` (HTTP, auth, retries). ``CacheChain.restore`` is the one way entries
+reach a stage: checked by ``entrycheck.py`` first, refused ones quarantined (``quarantine``).
 """
 
 from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
 import json
 import os
 import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from srcbuild import __version__
+from srcbuild.entrycheck import ENTRY_FORMAT, Entries, Wanted, restore
 from srcbuild.errors import (
     CacheMiss,
     CacheUnavailable,
     CorruptEntry,
     NotStored,
     SrcbuildError,
+    TamperedEntry,
     UsageError,
 )
 from srcbuild.extract import extract_to
@@ -38,8 +42,7 @@ from srcbuild.kinds import EventKind
 from srcbuild.workdirs import owned_temp
 
 if TYPE_CHECKING:
-    from srcbuild.ocicache import Trust
-    from srcbuild.signing import SigningKey
+    from srcbuild.signing import SigningKey, Trust
 
 Manifest = dict[str, Any]
 
@@ -54,6 +57,11 @@ class BinaryCache(Protocol):
     def manifest(self, key: str) -> Manifest | None: ...
 
     def describe(self) -> str: ...
+
+    def quarantine(self, key: str, why: str) -> str:
+        """Make sure the entry just refused (``why``) is not tried again, as far as this
+        cache allows; say what was done, e.g. "moved to DIR"."""
+        ...
 
 
 def pack(stage: Path, archive: Path, epoch: int) -> list[str]:
@@ -91,7 +99,8 @@ def pack(stage: Path, archive: Path, epoch: int) -> list[str]:
 
 
 def unpack(archive: Path, stage: Path) -> None:
-    """Extract an archive made by ``pack`` as the staged prefix ``stage`` (absent or empty).
+    """Extract an archive made by ``pack`` as the staged prefix ``stage`` (absent or empty),
+    without checking it against a manifest (restores go through ``CacheChain.restore``).
 
     Safely, like a source, into a temporary folder next to ``stage`` that is renamed into
     place, so a refused or damaged entry leaves no partial stage behind.
@@ -100,27 +109,45 @@ def unpack(archive: Path, stage: Path) -> None:
 
 
 def manifest(name: str, version: str, build_hash: str, archive: Path, files: list[str],
-             source: dict[str, str]) -> Manifest:
-    return {"name": name, "version": version, "build_hash": build_hash,
-            "sha256": sha256_file(archive), "size": archive.stat().st_size, "files": files,
-            "source": source, "created": round(time.time(), 3), "srcbuild": __version__}
+             source: dict[str, str], entries: Entries | None = None) -> Manifest:
+    """An entry's manifest; ``entries`` (``entrycheck.tree_entries`` of the stage) is what a
+    restore checks file by file: an entry without it is refused on restore."""
+    data: Manifest = {"name": name, "version": version, "build_hash": build_hash,
+                      "sha256": sha256_file(archive), "size": archive.stat().st_size,
+                      "files": files, "source": source, "created": round(time.time(), 3),
+                      "srcbuild": __version__}
+    if entries is not None:
+        data.update(format=ENTRY_FORMAT, entries=entries)
+    return data
 
 
 class LocalDirCache:
-    """``DIR/BUILDHASH.tar.gz`` plus ``DIR/BUILDHASH.json``; safe for concurrent writers.
+    """``DIR/BUILDHASH.tar.gz`` plus ``DIR/BUILDHASH.json`` (and ``BUILDHASH.sig`` when
+    signed); safe for concurrent writers.
 
-    Each file is written under a temporary name and renamed; a per-key lock makes the pair
-    change together, and the first valid entry for a key is kept.
+    Each file is written under a temporary name and renamed; a per-key lock makes the set
+    change together, and the first valid entry for a key is kept (except that a writer with a
+    signing key replaces an entry its key has not signed, as on a registry). A refused entry
+    is moved to ``DIR/quarantine/`` so that no run tries it again.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, signing_key: SigningKey | None = None,
+                 trust: Trust | None = None) -> None:
         self.root = root
+        self.signing_key = signing_key
+        self.trust = trust
+        # key -> (dev, inode) of the manifest get() verified, and its content: what a
+        # restore checks against is what was verified, whatever happens to the file after
+        self._got: dict[str, tuple[tuple[int, int], Manifest]] = {}
 
     def describe(self) -> str:
         return str(self.root)
 
     def paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.tar.gz", self.root / f"{key}.json"
+
+    def signature_path(self, key: str) -> Path:
+        return self.root / f"{key}.sig"
 
     @contextmanager
     def _locked(self, key: str, exclusive: bool) -> Iterator[None]:
@@ -133,27 +160,47 @@ class LocalDirCache:
             os.close(fd)
 
     def _verify(self, key: str) -> Manifest | None:
-        """The manifest when the entry exists and its archive matches; None when absent."""
+        """The manifest when the entry exists, its archive matches and its signature is
+        accepted; None when absent. CorruptEntry (or TamperedEntry) names what is wrong."""
         archive, meta = self.paths(key)
         if not meta.exists() and not archive.exists():
             return None
         problem = ""
         data: Manifest = {}
+        raw = b""
         try:
-            data = json.loads(meta.read_text())
+            raw = meta.read_bytes()
+            loaded = json.loads(raw)
+            if not isinstance(loaded, dict):
+                raise TypeError("not a JSON object")
+            data = loaded
             if not archive.exists():
                 problem = "its archive is missing"
             elif sha256_file(archive) != data.get("sha256"):
                 problem = (f"the archive's sha256 is {sha256_file(archive)}, the manifest says "
                            f"{data.get('sha256')} (truncated or damaged)")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, TypeError) as e:
             problem = f"its manifest {meta} is unreadable ({e})"
         if problem:
-            raise CorruptEntry(
-                f"Binary cache entry {archive} is corrupt: {problem}; it was removed and the "
-                "package is rebuilt from source.",
-                "If this repeats, check the disk or whatever syncs the cache folder.")
+            raise CorruptEntry(f"Binary cache entry {archive} is corrupt: {problem}.")
+        if self.trust is not None:
+            from srcbuild.signing import judge
+
+            judge(self.trust, key, self._digest(raw), self._signatures(key),
+                  f"Binary cache entry {archive}")
         return data
+
+    @staticmethod
+    def _digest(raw: bytes) -> str:
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+    def _signatures(self, key: str) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.signature_path(key).read_bytes())
+        except (OSError, ValueError):
+            return []
+        sigs = data.get("signatures") if isinstance(data, dict) else None
+        return [s for s in sigs[:16] if isinstance(s, dict)] if isinstance(sigs, list) else []
 
     def get(self, key: str) -> Path | None:
         archive, meta = self.paths(key)
@@ -162,47 +209,125 @@ class LocalDirCache:
         try:
             with self._locked(key, exclusive=False):
                 data = self._verify(key)
-        except CorruptEntry:
+                st = meta.stat() if data is not None else None
+        except TamperedEntry as e:
+            raise TamperedEntry(f"{e.message} It was {self._quarantine_now(key, e.message)}.",
+                                e.hint) from None
+        except CorruptEntry as e:
+            if type(e) is not CorruptEntry:
+                raise  # unsigned or unknown key: skipped, not ours to move
             with self._locked(key, exclusive=True):
                 try:
                     self._verify(key)  # a writer may have repaired it meanwhile
-                except CorruptEntry:
-                    archive.unlink(missing_ok=True)
-                    meta.unlink(missing_ok=True)
-                    raise
+                except CorruptEntry as again:
+                    where = self._move_aside(key, again.message)
+                    raise CorruptEntry(f"{again.message.removesuffix('.')}; {where}, and the "
+                                       "package is rebuilt from source.",
+                                       "If this repeats, check the disk or whatever syncs the "
+                                       "cache folder.") from None
             return self.get(key)
-        return archive if data is not None else None
+        if st is None or data is None:
+            return None
+        self._got[key] = ((st.st_dev, st.st_ino), data)
+        return archive
 
     def manifest(self, key: str) -> Manifest | None:
+        if key in self._got:
+            return self._got[key][1]
         _, meta = self.paths(key)
         try:
-            data: Manifest = json.loads(meta.read_text())
-            return data
+            data = json.loads(meta.read_text())
         except (OSError, ValueError):
             return None
+        return data if isinstance(data, dict) else None
+
+    def quarantine(self, key: str, why: str) -> str:
+        """Move the entry aside, unless it was replaced since ``get`` returned it."""
+        with self._locked(key, exclusive=True):
+            try:
+                st = self.paths(key)[1].stat()
+            except OSError:
+                return "already gone from the cache"
+            got = self._got.get(key)
+            if got is None or got[0] != (st.st_dev, st.st_ino):
+                return "left in place: another run has just replaced it"
+            return self._move_aside(key, why)
+
+    def _quarantine_now(self, key: str, why: str) -> str:
+        with self._locked(key, exclusive=True):
+            return self._move_aside(key, why)
+
+    def _move_aside(self, key: str, why: str) -> str:
+        """Move every file of the entry into ``quarantine/KEY-TIME/`` with a ``why.txt``;
+        the caller holds the key's exclusive lock."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        folder = self.root / "quarantine" / f"{key}-{stamp}-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in (*self.paths(key), self.signature_path(key)):
+            try:
+                os.replace(path, folder / path.name)
+            except FileNotFoundError:
+                pass
+        (folder / "why.txt").write_text(why + "\n")
+        self._got.pop(key, None)
+        return f"moved to {folder}"
 
     def put(self, key: str, archive: Path, manifest: Manifest) -> None:
         final_archive, final_meta = self.paths(key)
+        final_sig = self.signature_path(key)
         with self._locked(key, exclusive=True):
-            try:
-                if self._verify(key) is not None:
-                    return  # the first valid entry wins; builds are meant to be identical
-            except CorruptEntry:
-                pass
+            if self._keeps_existing(key):
+                return
+            raw = json.dumps(manifest, indent=1, sort_keys=True).encode()
             # .part-* temporaries, locked while written: the next run sweeps a killed one's
             with owned_temp(self.root, final_archive.name) as tmp_archive, \
-                    owned_temp(self.root, final_meta.name) as tmp_meta:
+                    owned_temp(self.root, final_meta.name) as tmp_meta, \
+                    owned_temp(self.root, final_sig.name) as tmp_sig:
                 try:
                     self._copy_to(archive, tmp_archive)
-                    with open(tmp_meta, "w") as f:
-                        json.dump(manifest, f, indent=1, sort_keys=True)
-                        f.flush()
-                        os.fsync(f.fileno())
+                    self._write(tmp_meta, raw)
+                    if self.signing_key is not None:
+                        from srcbuild.signing import payload
+
+                        sig = {"key_id": self.signing_key.key_id, "build_hash": key,
+                               "manifest_digest": self._digest(raw),
+                               "signature": self.signing_key.sign(
+                                   payload(key, self._digest(raw)))}
+                        self._write(tmp_sig, json.dumps({"signatures": [sig]}, indent=1)
+                                    .encode())
+                        os.replace(tmp_sig, final_sig)
+                    else:
+                        final_sig.unlink(missing_ok=True)  # it signed another manifest
                     os.replace(tmp_archive, final_archive)
                     os.replace(tmp_meta, final_meta)
                 finally:
-                    for tmp in (tmp_archive, tmp_meta):
+                    for tmp in (tmp_archive, tmp_meta, tmp_sig):
                         tmp.unlink(missing_ok=True)
+
+    def _keeps_existing(self, key: str) -> bool:
+        """Whether a valid entry is there and stays: the first valid one wins, but a writer
+        with a signing key replaces one its key has not signed."""
+        try:
+            if self._verify(key) is None:
+                return False
+        except CorruptEntry:
+            return False
+        if self.signing_key is None:
+            return True
+        from srcbuild.signing import payload
+
+        ours = self.signing_key.public()
+        digest = self._digest(self.paths(key)[1].read_bytes())
+        return any(s.get("key_id") == ours.key_id
+                   and ours.verify(payload(key, digest), str(s.get("signature", "")))
+                   for s in self._signatures(key))
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
 
     @staticmethod
     def _copy_to(archive: Path, tmp: Path) -> None:
@@ -293,6 +418,58 @@ class CacheChain:
         cache = self._hits.get(key)
         return cache.manifest(key) if cache is not None else None
 
+    def quarantine(self, key: str, why: str) -> str:
+        cache = self._hits.pop(key, None)
+        return cache.quarantine(key, why) if cache is not None else "not found in any cache"
+
+    def restore(self, wanted: Wanted, stage: Path,
+                refused: Callable[[str, str], None]) -> tuple[Path, Manifest] | None:
+        """Put the first entry for ``wanted`` that passes every check at ``stage``; its
+        archive and manifest, or None (build from source). Each refused entry is told to
+        ``refused(where, one_line)`` and quarantined in its cache; with --binary-cache-only,
+        nothing restorable is CacheMiss."""
+        key, reasons = wanted.build_hash, []
+        for i, cache in enumerate(self.caches):
+            if i in self._down:
+                continue
+            try:
+                archive = cache.get(key)
+            except CacheUnavailable as e:
+                self._unavailable(i, e)
+                continue
+            except CorruptEntry as e:  # named and dealt with by the cache itself
+                refused(cache.describe(), str(e))
+                reasons.append(e.message)
+                continue
+            if archive is None:
+                continue
+            manifest = cache.manifest(key)
+            try:
+                restore(archive, manifest, wanted, stage)
+            except CorruptEntry as e:
+                what = cache.quarantine(key, e.message)
+                then = "" if self.only else f" {wanted.name} is built from source."
+                line = (f"Binary cache entry {key[:16]} in {cache.describe()} is refused: "
+                        f"{e.message}; {what}.{then}")
+                refused(cache.describe(), line)
+                reasons.append(line)
+                continue
+            self._hits[key] = cache
+            return archive, manifest or {}
+        if self.only:
+            where = self.describe() or "none given"
+            if reasons:
+                raise CacheMiss(f"{wanted.name}: no binary cache has a usable entry for build "
+                                f"hash {key} ({where}), and --binary-cache-only forbids "
+                                f"building it. Refused: {' '.join(reasons)}",
+                                "Run once without --binary-cache-only to build it and store a "
+                                "good entry.")
+            raise CacheMiss(f"No binary cache has build hash {key} ({where}), and "
+                            "--binary-cache-only forbids building it.",
+                            "Run once without --binary-cache-only on a machine that pushes "
+                            "(same prefix path, same recipes and options).")
+        return None
+
     def put(self, key: str, archive: Path, manifest: Manifest) -> None:
         for i, cache in enumerate(self.caches):
             if i in self._down or i in self._read_only:
@@ -342,12 +519,8 @@ def open_cache(spec: str | Path | list[str] | None, options: CacheOptions | None
                              "oci:// caches.", "For example --binary-cache DIR or "
                              "--binary-cache oci://HOST/REPOSITORY.")
         else:
-            if options.require_signed:
-                raise UsageError(f"--require-signed: the folder cache {text} carries no "
-                                 "signatures, so every entry of it would be refused.",
-                                 "Use only oci:// caches with --require-signed.")
             caches.append(LocalDirCache(Path(text.removeprefix("file://")).expanduser()
-                                        .absolute()))
+                                        .absolute(), signing_key, trust))
     return CacheChain(caches, report, options.only)
 
 
@@ -358,8 +531,7 @@ def _trust(options: CacheOptions) -> Trust | None:
                          "Copy the .pub files written by `srcbuild keys generate` into DIR.")
     if options.trusted_keys is None:
         return None
-    from srcbuild.ocicache import Trust
-    from srcbuild.signing import load_trusted_keys
+    from srcbuild.signing import Trust, load_trusted_keys
 
     return Trust(load_trusted_keys(options.trusted_keys), options.trusted_keys,
                  options.require_signed)

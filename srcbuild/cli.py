@@ -108,7 +108,7 @@ def add_binary_cache(p: argparse.ArgumentParser) -> None:
     p.add_argument("--binary-cache-only", action="store_true",
                    help="a package no binary cache has is an error: compile nothing")
     p.add_argument("--signing-key", type=path, default=None, metavar="FILE",
-                   help="sign entries pushed to an oci:// cache (srcbuild keys generate)")
+                   help="sign the entries stored into a binary cache (srcbuild keys generate)")
     p.add_argument("--trusted-keys", type=path, default=None, metavar="DIR",
                    help="check signatures of restored entries against the .pub keys in DIR")
     p.add_argument("--require-signed", action="store_true",

@@ -102,6 +102,11 @@ class UntrustedEntry(CorruptEntry):
     by a key not trusted, or a signature that does not match)."""
 
 
+class TamperedEntry(UntrustedEntry):
+    """An entry whose signature by a trusted key does not verify: changed after signing. A
+    folder cache moves it aside; merely unsigned entries are only skipped."""
+
+
 class CacheUnavailable(SrcbuildError):
     """A binary cache that cannot be used now (down, refusing, failing): said once, then the
     run goes on without it. ``read_only``: it may be read, but these credentials may not

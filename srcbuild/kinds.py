@@ -41,7 +41,8 @@ class Phase(StrEnum):
     """A named phase of a package's build (the ``step`` of step_start/step_end events).
 
     phases.PHASES runs them in this order; STORE emits cache_* events instead of its own
-    step events, and a package restored from the binary cache runs only AUDIT and MERGE.
+    step events, and a package restored from the binary cache runs only AUDIT, CHECK and
+    MERGE.
     """
 
     FETCH = "fetch"

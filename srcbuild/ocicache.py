@@ -22,7 +22,6 @@ it downloads. Any mismatch is a ``CorruptEntry``; a refused signature an ``Untru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,10 @@ from srcbuild.errors import (
     DigestMismatch,
     RegistryDenied,
     RegistryUnavailable,
-    UntrustedEntry,
 )
 from srcbuild.fetch import sha256_file
 from srcbuild.oci import MANIFEST_TYPE, Registry, sha256_digest
-from srcbuild.signing import PublicKey, SigningKey, payload
+from srcbuild.signing import SigningKey, Trust, judge, payload
 
 ARTIFACT_TYPE = "application/vnd.srcbuild.package.v1"
 CONFIG_TYPE = "application/vnd.srcbuild.package.manifest.v1+json"
@@ -46,15 +44,6 @@ LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 SIGNATURE_ARTIFACT = "application/vnd.srcbuild.signature.v1"
 SIGNATURE_LAYER = "application/vnd.srcbuild.signature.v1+json"
 EMPTY_TYPE, EMPTY = "application/vnd.oci.empty.v1+json", b"{}"
-
-
-@dataclass(frozen=True)
-class Trust:
-    """The keys whose signatures are accepted, and whether a signature is required."""
-
-    keys: dict[str, PublicKey]
-    folder: Path
-    require: bool = False
 
 
 def signature_tag(manifest_digest: str) -> str:
@@ -133,38 +122,9 @@ class OciCache:
 
     def _check_signature(self, key: str, digest: str) -> None:
         """Refuse (UntrustedEntry) what the trust settings do not accept; before any blob."""
-        trust = self.trust
-        if trust is None:
-            return
-        signatures = self._signatures(digest)
-        where = f"Binary cache entry {key[:16]} ({digest[:19]}...) in {self.describe()}"
-        bad, unknown = [], []
-        for sig in signatures:
-            public = trust.keys.get(str(sig.get("key_id")))
-            if public is None:
-                unknown.append(str(sig.get("key_id")))
-            elif public.verify(payload(key, digest), str(sig.get("signature", ""))):
-                return
-            else:
-                bad.append(public.key_id)
-        if bad:
-            raise UntrustedEntry(f"{where} is refused: its signature by trusted key "
-                                 f"{', '.join(bad)} does not match it (the entry or the "
-                                 "signature was changed after signing). Nothing of it was "
-                                 "unpacked; the package is built from source.",
-                                 "Delete the tag from the registry, or find who pushed it.")
-        if not trust.require:
-            return
-        if unknown:
-            raise UntrustedEntry(f"{where} is refused: it is signed only by key "
-                                 f"{', '.join(unknown)}, which is not among the trusted keys in "
-                                 f"{trust.folder} ({', '.join(sorted(trust.keys))}). Nothing of "
-                                 "it was unpacked; the package is built from source.",
-                                 "If you trust that key, copy its .pub file into "
-                                 f"{trust.folder}.")
-        raise UntrustedEntry(f"{where} is refused: it is not signed, and --require-signed is "
-                             "given. Nothing of it was unpacked; the package is built from "
-                             "source.", "Push with --signing-key KEY so entries are signed.")
+        if self.trust is not None:
+            judge(self.trust, key, digest, self._signatures(digest),
+                  f"Binary cache entry {key[:16]} ({digest[:19]}...) in {self.describe()}")
 
     def _signatures(self, digest: str) -> list[dict[str, Any]]:
         got = self.registry.get_manifest(signature_tag(digest))
@@ -195,6 +155,15 @@ class OciCache:
 
     def manifest(self, key: str) -> Manifest | None:
         return self._manifests.get(key)
+
+    def quarantine(self, key: str, why: str) -> str:
+        """A registry entry is not srcbuild's to delete: drop the downloaded copy and skip
+        the entry for the rest of this run."""
+        config = self._manifests.pop(key, None)
+        if config is not None:
+            (self.downloads / f"{config.get('sha256')}.tar.gz").unlink(missing_ok=True)
+        return (f"skipped for this run (delete the tag {key} from {self.describe()} so that "
+                "no run tries it again)")
 
     # -- store -------------------------------------------------------------------------------
     def put(self, key: str, archive: Path, manifest: Manifest) -> None:

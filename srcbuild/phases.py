@@ -8,7 +8,6 @@ build system's quirks belong in its Builder, not here.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,8 @@ from srcbuild import compilers, linkage
 from srcbuild.buildenv import check_env, prefix_env
 from srcbuild.builders import BUILDERS, BuildContext, Builder
 from srcbuild.builders.base import copy_source
-from srcbuild.errors import BuildError, CorruptEntry, InstallError, NotStored, SrcbuildError
+from srcbuild.entrycheck import tree_entries
+from srcbuild.errors import BuildError, InstallError, NotStored, SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import Fetched, SourceCache
 from srcbuild.graph import Node
@@ -128,35 +128,29 @@ def restore_or_fetch(job: Job) -> None:
 
 
 def _restore(job: Job) -> dict[str, str] | None:
-    """Unpack a cached, verified staged tree into the stage; its recorded source, or None.
-    A corrupt or untrusted entry means a build from source; with --binary-cache-only the
-    chain raises CacheMiss instead, and the package fails."""
-    from srcbuild import bincache
+    """Put a cached staged tree, checked file by file against its manifest, into the stage;
+    its recorded source, or None. A refused entry (one line each, quarantined by its cache)
+    means a build from source; with --binary-cache-only CacheMiss, and the package fails."""
+    from srcbuild.bincache import CacheChain
+    from srcbuild.entrycheck import Wanted
 
     cache, node = job.s.binary_cache, job.node
     if cache is None:
         return None
-    try:
-        archive = cache.get(node.build_hash)
-    except CorruptEntry as e:
-        job.emit(EventKind.CACHE_CORRUPT, build_hash=node.build_hash, where=cache.describe(),
-                 text=str(e))
-        job.svc.events.message(f"    {node.name}: {e}")
+    chain = cache if isinstance(cache, CacheChain) else CacheChain([cache])
+
+    def refused(where: str, text: str) -> None:
+        job.emit(EventKind.CACHE_CORRUPT, build_hash=node.build_hash, where=where, text=text)
+        job.svc.events.message(f"    {node.name}: {text}")
+
+    got = chain.restore(Wanted(node.build_hash, node.name, node.recipe.version),
+                        staged_prefix(job.destdir, job.s.prefix), refused)
+    if got is None:
         return None
-    if archive is None:
-        return None
-    try:
-        bincache.unpack(archive, staged_prefix(job.destdir, job.s.prefix))
-    except SrcbuildError as e:
-        job.emit(EventKind.CACHE_CORRUPT, build_hash=node.build_hash, where=str(archive),
-                 text=str(e))
-        job.svc.events.message(f"    {node.name}: {e} Rebuilding it.")
-        shutil.rmtree(job.destdir, ignore_errors=True)
-        job.destdir.mkdir(parents=True)
-        return None
+    archive, manifest = got
     job.emit(EventKind.CACHE_HIT, build_hash=node.build_hash, where=str(archive))
-    manifest = cache.manifest(node.build_hash) or {}
-    return dict(manifest.get("source", {}))
+    source = manifest.get("source")
+    return {str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else {}
 
 
 def _fetch(job: Job) -> None:
@@ -328,12 +322,13 @@ def audit(job: Job) -> None:
 
 
 def check(job: Job) -> None:
-    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH; a restored
-    package was checked when it was stored."""
+    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH. A restored
+    package is checked again: its stage was checked where it was built, not on this machine
+    (its libraries, its kernel), and a check is cheap next to a build."""
     recipe = job.node.recipe
-    if job.restored is not None or not recipe.check:
+    if not recipe.check:
         return
-    # a group has no source: its check sees the build folder in that place
+    # a group or a restored package has no source: its check sees the build folder there
     ctx = job.builder.ctx if job.builder is not None else BuildContext(
         recipe, job.node.options, job.s.prefix, job.build_dir, job.build_dir, job.destdir,
         job.s.jobs)
@@ -354,10 +349,11 @@ def store(job: Job) -> None:
     archive = job.work / f"{node.build_hash}.tar.gz"
     try:
         staged_files(job.destdir, job.s.prefix, node.name)  # refuse files outside the prefix
-        files = bincache.pack(staged_prefix(job.destdir, job.s.prefix), archive, fetched.epoch)
+        stage = staged_prefix(job.destdir, job.s.prefix)
+        files = bincache.pack(stage, archive, fetched.epoch)
         cache.put(node.build_hash, archive, bincache.manifest(
             node.name, node.recipe.version, node.build_hash, archive, files,
-            _source_record(fetched)))
+            _source_record(fetched), tree_entries(stage)))
     except NotStored:
         return  # the cache chain has said why, once for the run
     except OSError as e:

@@ -1,10 +1,11 @@
 """Ed25519 keys and signatures for binary cache entries: generate, load, sign, verify.
 
 What a signature covers is ``payload(build_hash, manifest_digest)``: a fixed text naming the
-build hash and the digest of the entry's OCI manifest. The manifest names the digests of the
-archive and of the file list, so one signature pins every byte of the entry, and a signature
-cannot be moved to another build hash. The repository is deliberately not covered: an entry
-copied to a mirror keeps a valid signature.
+build hash and the digest of the entry's manifest (a registry entry's OCI manifest, a folder
+entry's ``BUILDHASH.json``). That manifest names the digests of the archive and of every file,
+so one signature pins every byte of the entry, and a signature cannot be moved to another
+build hash. Where the entry is kept is deliberately not covered: an entry copied to a mirror
+keeps a valid signature. ``judge`` is the one decision both kinds of cache apply.
 
 The ``cryptography`` package (Debian: python3-cryptography; pip: ``srcbuild[signing]``) is
 imported only when a key is generated, loaded or checked, so srcbuild without it still runs
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srcbuild.errors import MissingCryptography, UsageError
+from srcbuild.errors import MissingCryptography, TamperedEntry, UntrustedEntry, UsageError
 
 PAYLOAD_HEADER = b"srcbuild-entry-signature-v1\n"
 
@@ -76,6 +77,49 @@ class PublicKey:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The keys whose signatures are accepted, and whether a signature is required."""
+
+    keys: dict[str, PublicKey]
+    folder: Path
+    require: bool = False
+
+
+def judge(trust: Trust, build_hash: str, digest: str, signatures: list[dict[str, Any]],
+          where: str) -> None:
+    """Accept the entry ``where`` (manifest ``digest``) with these signatures, or raise:
+    one trusted signature that verifies is enough; otherwise TamperedEntry when a trusted
+    key's signature does not verify (the entry or the signature was changed), UntrustedEntry
+    when it is unsigned or signed only by unknown keys and a signature is required."""
+    bad, unknown = [], []
+    for sig in signatures:
+        public = trust.keys.get(str(sig.get("key_id")))
+        if public is None:
+            unknown.append(str(sig.get("key_id")))
+        elif public.verify(payload(build_hash, digest), str(sig.get("signature", ""))):
+            return
+        else:
+            bad.append(public.key_id)
+    if bad:
+        raise TamperedEntry(f"{where} is refused: its signature by trusted key "
+                            f"{', '.join(bad)} does not match it (the entry or the signature "
+                            "was changed after signing). Nothing of it was unpacked; the "
+                            "package is built from source.",
+                            "Delete the entry from the cache, or find who pushed it.")
+    if not trust.require:
+        return
+    if unknown:
+        raise UntrustedEntry(f"{where} is refused: it is signed only by key "
+                             f"{', '.join(unknown)}, which is not among the trusted keys in "
+                             f"{trust.folder} ({', '.join(sorted(trust.keys))}). Nothing of "
+                             "it was unpacked; the package is built from source.",
+                             f"If you trust that key, copy its .pub file into {trust.folder}.")
+    raise UntrustedEntry(f"{where} is refused: it is not signed, and --require-signed is "
+                         "given. Nothing of it was unpacked; the package is built from "
+                         "source.", "Store it with --signing-key KEY so entries are signed.")
 
 
 def _raw(public: Any) -> bytes:

@@ -128,6 +128,24 @@ def make_prog(root: Path, name: str = "delta", version: str = "0.5", dep: str = 
     return src
 
 
+def script_prog(root: Path, name: str = "tiny", version: str = "1.0") -> Path:
+    """A Makefile that installs one shell script, bin/NAME: the fastest real package."""
+    src = root / f"{name}-{version}"
+    _write(src / name, f"""
+        #!/bin/sh
+        echo "{name} {version}"
+        """, 0o755)
+    _write(src / "Makefile", f"""
+        PREFIX ?= /usr/local
+        all:
+        install:
+        \tmkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/{name}
+        \tcp {name} $(DESTDIR)$(PREFIX)/bin/
+        \techo data > $(DESTDIR)$(PREFIX)/share/{name}/data.txt
+        """)
+    return src
+
+
 def recipe(recipes: Path, name: str, body: str) -> Path:
     return _write(recipes / f"{name}.toml", body)
 

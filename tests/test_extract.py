@@ -167,7 +167,9 @@ def test_cve_2025_4517_as_a_binary_cache_entry_is_refused_and_rebuilt(sb, tmp_pa
     assert snapshot(outside) == before
     assert cp.returncode == 0, cp.stderr
     assert f"Refusing to extract {entry}: member " in cp.stderr
-    assert "Rebuilding it." in cp.stderr and "Traceback" not in cp.stderr
+    assert "hello is built from source." in cp.stderr and "Traceback" not in cp.stderr
+    assert f"moved to {bincache / 'quarantine'}" in cp.stderr  # no run tries it again
+    assert [p.name for p in (bincache / "quarantine").glob("*/*.tar.gz")] == [entry.name]
     assert (sb.prefix / "share" / "hello").read_text() == "hello\n"
     assert not (sb.prefix / "boom").exists() and not (sb.prefix / "escape").exists()
 

@@ -27,6 +27,7 @@ from srcbuild.elfload import (
     read_elf,
     search_path,
 )
+from srcbuild.entrycheck import tree_entries
 from srcbuild.identity import parse_libs
 from srcbuild.linkage import (
     Policy,
@@ -144,7 +145,7 @@ def test_a_restored_stage_is_audited_before_its_merge(sb, tmp_path):
     cache.mkdir()
     files = bincache.pack(stage, archive, 0)
     bincache.LocalDirCache(cache).put(key, archive, bincache.manifest(
-        "omega", "1.0", key, archive, files, {}))
+        "omega", "1.0", key, archive, files, {}, tree_entries(stage)))
 
     out = sb("omega", "--recipes", str(recipes), "--binary-cache", str(cache), "--json",
              check=1)

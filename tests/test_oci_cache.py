@@ -311,6 +311,50 @@ def test_a_blob_corrupted_in_the_registry_storage_is_caught_and_rebuilt(sb, reci
     assert tree(sb.prefix) == before
 
 
+def test_an_entry_whose_files_are_not_its_manifest_is_skipped_and_rebuilt(sb, recipes, registry,
+                                                                          tmp_path):
+    """A pusher with push rights (or a buggy one) sends an archive with an extra file under a
+    manifest that does not list it, every digest right: the restore refuses it file by file,
+    drops the download, and cannot delete the tag, so it says to."""
+    from srcbuild.entrycheck import tree_entries
+
+    good_url, evil_url = registry.url(), registry.url("srcbuild/evil")
+    first = events(sb("alpha", "--recipes", str(recipes), "--json", "--binary-cache", good_url))
+    [key] = [e["build_hash"] for e in first if e["event"] == "cache_store"]
+    before = tree(sb.prefix)
+    reader = bincache.open_cache([good_url], cache_dir=tmp_path / "reader")
+    archive = reader.get(key)
+    manifest = reader.manifest(key)
+    assert archive is not None and manifest is not None
+    assert manifest["entries"] == tree_entries(_unpacked(archive, tmp_path / "good"))
+    stage = _unpacked(archive, tmp_path / "evil")
+    (stage / "bin").mkdir()
+    (stage / "bin" / "backdoor").write_text("#!/bin/sh\necho owned\n")
+    evil = tmp_path / "evil.tar.gz"
+    files = bincache.pack(stage, evil, 0)
+    bincache.open_cache([evil_url], cache_dir=tmp_path / "pusher").put(key, evil, {
+        **manifest, "sha256": sha256_file(evil), "size": evil.stat().st_size, "files": files})
+
+    for _ in range(2):  # a registry entry is not ours to delete: every run refuses it again
+        fresh(sb)
+        evs = events(sb("alpha", "--recipes", str(recipes), "--json", "--binary-cache",
+                        evil_url))
+        [bad] = [e["text"] for e in evs if e["event"] == "cache_corrupt"]
+        assert f"Binary cache entry {key[:16]} in {evil_url} is refused" in bad
+        assert "bin, bin/backdoor are not in its manifest" in bad
+        assert f"skipped for this run (delete the tag {key}" in bad
+        assert summary(evs) == {"alpha": "built"} and tree(sb.prefix) == before
+        assert not list((sb.cache / "oci-blobs").glob(f"{sha256_file(evil)}*"))
+
+
+def _unpacked(archive: Path, dest: Path) -> Path:
+    from srcbuild.extract import extract
+
+    dest.mkdir(parents=True)
+    extract(archive, dest)
+    return dest
+
+
 def test_the_registry_stopped_mid_run_means_building_from_source(sb, recipes, registry,
                                                                   tmp_path):
     stopper = tmp_path / "pkgs" / "stopper-1"
