@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcbuild import linkage, runs, workdirs
-from srcbuild.bincache import LocalDirCache
+from srcbuild.bincache import CacheChain, LocalDirCache
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache
@@ -63,8 +63,9 @@ class Engine:
                 + (f" (stopped its leftover processes {', '.join(map(str, killed))})."
                    if killed else "."))
         folders = [d for d in (s.cache_dir / "sources").glob("*") if d.is_dir()]
-        if isinstance(s.binary_cache, LocalDirCache):
-            folders.append(s.binary_cache.root)
+        caches = (s.binary_cache.caches if isinstance(s.binary_cache, CacheChain)
+                  else [s.binary_cache])  # the command line always gives a chain
+        folders += [c.root for c in caches if isinstance(c, LocalDirCache)]
         for folder in folders:
             for path in workdirs.sweep_temporaries(folder):
                 say(f"Removed {path}, a partial file of a killed run.")

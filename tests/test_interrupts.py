@@ -121,6 +121,10 @@ def test_partial_files_and_work_folders_of_killed_runs_are_swept(sb, tmp_path):
     dead.write_bytes(b"x" * 1000)
     alive = sources / ".part-live99"
     alive.write_bytes(b"y")
+    bincache = tmp_path / "bincache"  # a folder binary cache given on the command line
+    bincache.mkdir()
+    dead_entry = bincache / ".part-entry42"
+    dead_entry.write_bytes(b"z" * 1000)
     hold = (f"import fcntl, time\nf = open({str(alive)!r}, 'rb')\n"
             "fcntl.flock(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
@@ -131,8 +135,9 @@ def test_partial_files_and_work_folders_of_killed_runs_are_swept(sb, tmp_path):
         (stale / ".srcbuild-running").touch()
         kept = sb.cache / "work" / "failed-0123456789ab"  # ended cleanly: kept to inspect
         kept.mkdir()
-        cp = sb("sleeper", "--recipes", str(recipes), "--quiet")
+        cp = sb("sleeper", "--recipes", str(recipes), "--quiet", "--binary-cache", str(bincache))
         assert not dead.exists() and alive.exists()
+        assert not dead_entry.exists(), cp.stderr
         assert not stale.exists() and kept.exists()
         assert f"Removed {stale}, left by a killed run." in cp.stderr, cp.stderr
     finally:
