@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from srcbuild.builders.base import Builder
-from srcbuild.kinds import BuildSystem
+from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
 
@@ -10,6 +13,7 @@ class Kbuild(Builder):
 
     name = BuildSystem.KBUILD
     compiler_flags = False  # the host's CPPFLAGS/LDFLAGS must not reach a kernel build
+    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.BUILD: ("program:make",)}
 
     def _make(self) -> list[str]:
         c = self.ctx
