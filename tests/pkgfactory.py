@@ -374,3 +374,12 @@ def autoreconf_pkg(root: Path, name: str = "zeta", version: str = "0.3") -> Path
     _write(src / "Makefile.am", f"bin_PROGRAMS = {name}\n{name}_SOURCES = main.c\n")
     _write(src / "main.c", f'#include <stdio.h>\nint main(void) {{ puts("{name}"); return 0; }}\n')
     return src
+
+
+def run_log(cache: Path, name: str, phase: str) -> str:
+    """The text of package NAME's PHASE log in the cache's last run (CACHE/logs/RUN/NAME)."""
+    from srcbuild.runs import last_run, log_dir
+
+    run_id = last_run(cache)
+    assert run_id is not None, f"no run in {cache}"
+    return (log_dir(cache, run_id, name) / f"{phase}.log").read_text()

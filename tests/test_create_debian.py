@@ -82,8 +82,8 @@ def test_created_recipe_builds_unedited(tmp_path, debian_cache, name, program):
                          capture_output=True, text=True, check=False)
     assert out.stdout.strip() == str(p), out.stderr
     if program:
-        out = subprocess.run(["sh", "-c", f"echo hello | {p}/bin/{program} | "
-                              f"{p}/bin/{program} -d"], capture_output=True, text=True,
+        out = subprocess.run(["sh", "-c", (f"echo hello | {p}/bin/{program} | "
+                                                 f"{p}/bin/{program} -d")], capture_output=True, text=True,
                              check=False)
         assert out.stdout == "hello\n", out.stderr
     if name == "libyaml":  # autoreconf came from the shipped autotools recipes

@@ -9,7 +9,15 @@ import tomllib
 from pathlib import Path
 
 from conftest import ROOT, tarball
-from pkgfactory import _write, autoreconf_pkg, autotools_lib, cmake_tested, meson_lib, recipe
+from pkgfactory import (
+    _write,
+    autoreconf_pkg,
+    autotools_lib,
+    cmake_tested,
+    meson_lib,
+    recipe,
+    run_log,
+)
 
 
 def archive_of(src: Path, tmp_path: Path, outer: str = "") -> tuple[Path, str]:
@@ -61,7 +69,7 @@ def test_create_autotools_library_builds_unedited(sb, tmp_path):
     assert (sb.prefix / "lib" / "pkgconfig" / "alpha.pc").exists()
     # its check ran against the stage: pkg-config found the staged alpha.pc
     assert "pkg-config --exists --print-errors alpha" in \
-        (sb.cache / "logs" / "alpha" / "check.log").read_text()
+        run_log(sb.cache, "alpha", "check")
 
 
 def test_create_plain_make_program_builds_unedited_and_its_test_target_runs(sb, tmp_path):
@@ -72,7 +80,7 @@ def test_create_plain_make_program_builds_unedited_and_its_test_target_runs(sb, 
     assert "given with --sha256" in (tmp_path / "new" / "hello.toml").read_text()
     sb("hello", "--recipes", str(tmp_path / "new"), "--test")
     assert "./hello | grep -q 'hello 2.1'" in \
-        (sb.cache / "logs" / "hello" / "test.log").read_text()
+        run_log(sb.cache, "hello", "test")
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
     out = subprocess.run([sb.prefix / "bin" / "hello"], capture_output=True, text=True,
                          env=env, check=False)
@@ -96,7 +104,7 @@ def test_create_finds_the_project_in_a_subfolder(sb, tmp_path):
     assert r["build"]["system"] == "cmake"
     sb("eps", "--recipes", str(tmp_path / "new"), "--test")
     assert (sb.prefix / "bin" / "eps").exists()
-    assert "100% tests passed" in (sb.cache / "logs" / "eps" / "test.log").read_text()
+    assert "100% tests passed" in run_log(sb.cache, "eps", "test")
 
 
 def test_create_detects_meson_and_autoreconf_and_names_what_they_look_for(sb, tmp_path):
@@ -189,7 +197,7 @@ def test_files_folder_is_part_of_the_build_hash(sb, tmp_path):
     second = sb.plan("tool", "--recipes", str(r))["steps"][0]
     assert second["action"] == "build" and second["build_hash"] != first["build_hash"]
     sb("tool", "--recipes", str(r))
-    assert "checking v2" in (sb.cache / "logs" / "tool" / "check.log").read_text()
+    assert "checking v2" in run_log(sb.cache, "tool", "check")
     # the digest is of the content, not of times: touching a file rebuilds nothing
     os.utime(r / "files" / "tool" / "check.sh", (1, 1))
     assert sb.plan("tool", "--recipes", str(r))["steps"][0]["action"] == "installed"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import tarball, tree
-from pkgfactory import autoreconf_pkg, autotools_lib, cmake_app, make_prog, recipe
+from pkgfactory import autoreconf_pkg, autotools_lib, cmake_app, make_prog, recipe, run_log
 
 
 def requirement_keys(plan: dict, of: str) -> dict[str, dict]:
@@ -57,9 +57,9 @@ def test_bool_option_drives_requirements_and_templates(sb, tmp_path):
               ["build_hash"] for w in ("yes", "true", "on")}
     assert len(hashes) == 1  # one value, however it is spelt
     sb("xml", "--recipes", str(recipes), "-o", "xml.python=yes")
-    configure = (sb.cache / "logs" / "xml" / "configure.log").read_text()
+    configure = run_log(sb.cache, "xml", "configure")
     assert "--with-python" in configure and "--without-python" not in configure
-    check = (sb.cache / "logs" / "xml" / "check.log").read_text()
+    check = run_log(sb.cache, "xml", "check")
     assert "python=True flavour=plain" in check
 
 
@@ -125,7 +125,7 @@ def test_subdir_builds_the_project_folder_with_every_default_flag(sb, tmp_path):
         system = "cmake"
         """)
     sb("gamma", "--recipes", str(recipes))
-    configure = (sb.cache / "logs" / "gamma" / "configure.log").read_text()
+    configure = run_log(sb.cache, "gamma", "configure")
     p = sb.prefix.resolve()
     assert f"-DCMAKE_INSTALL_RPATH={p}/lib" in configure
     assert f"-DCMAKE_PREFIX_PATH={p}" in configure
@@ -260,7 +260,7 @@ def test_group_check_gets_the_prefix_environment_and_its_files_are_hashed(sb, tm
     recipes = consumer_recipes(tmp_path)
     sb("lab", "--recipes", str(recipes))
     p = sb.prefix.resolve()
-    log = (sb.cache / "logs" / "lab" / "check.log").read_text()
+    log = run_log(sb.cache, "lab", "check")
     assert f"LDFLAGS=-L{p}/lib -Wl,-rpath,{p}/lib" in log
     assert f"LD_LIBRARY_PATH={p}/lib:{p}/lib64" in log  # not an empty stage of the group
     assert "lab sees 42" in log  # compiled and run through the rpath alone
@@ -271,7 +271,7 @@ def test_group_check_gets_the_prefix_environment_and_its_files_are_hashed(sb, tm
                                                            str(recipes))["steps"]}
     assert actions == {"alpha": "installed", "lab": "build"}
     sb("lab", "--recipes", str(recipes))
-    assert "lab now sees 42" in (sb.cache / "logs" / "lab" / "check.log").read_text()
+    assert "lab now sees 42" in run_log(sb.cache, "lab", "check")
 
 
 # -- uninstall --with-dependents ---------------------------------------------------------
