@@ -339,7 +339,7 @@ def recipe_text(name: str, origin: Origin, found: Detected, command: str) -> str
         'homepage = ""',
         'license = ""                  # an SPDX identifier, e.g. "MIT"',
         "# needed to build and at run time: KIND:NAME [OP VERSION], KIND one of pkgconfig,",
-        '# library, program, recipe; e.g. "pkgconfig:zlib >= 1.2"',
+        '# library, program, python, recipe; e.g. "pkgconfig:zlib >= 1.2"',
         "requires = []",
     ]
     if found.looks_for:
