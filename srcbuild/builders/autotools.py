@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from srcbuild.builders.base import Builder, has_make_target
+from srcbuild.builders.base import Builder, PhaseTools, has_make_target
 from srcbuild.errors import BuildError
 from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.recipe import Recipe
@@ -37,7 +37,8 @@ class Autotools(Builder):
     ``make check`` is the test suite."""
 
     name = BuildSystem.AUTOTOOLS
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.BUILD: ("program:make",), Phase.INSTALL: ("program:make",)}
+    phase_tools: ClassVar[PhaseTools] = {Phase.BUILD: ("program:make",),
+                                         Phase.INSTALL: ("program:make",)}
 
     @classmethod
     def default_tools(cls, recipe: Recipe) -> tuple[str, ...]:

@@ -51,6 +51,8 @@ class BuildContext:
         return [self.render(a, key) for a in self.recipe.build.get(key, [])]
 
 
+# the programs of each phase's default commands, as requirement texts
+PhaseTools = Mapping[Phase, tuple[str, ...]]
 # the phases whose commands a recipe may give in [build] (test only runs with --test)
 COMMAND_PHASES = (Phase.CONFIGURE, Phase.BUILD, Phase.TEST, Phase.INSTALL)
 
@@ -64,7 +66,7 @@ class Builder:
     compiler_flags: ClassVar[bool] = True
     # the programs each phase's default commands run, as requirement texts: the resolver
     # adds them to a recipe's tools, so that plan and doctor see them
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {}
+    phase_tools: ClassVar[PhaseTools] = {}
     # what the default test command prints when the project defines no test at all
     no_tests_marker: ClassVar[str] = ""
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from srcbuild.builders.base import Builder
+from srcbuild.builders.base import Builder, PhaseTools
 from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
@@ -13,9 +12,9 @@ class CMake(Builder):
 
     name = BuildSystem.CMAKE
     # make: CMake's default generator on Linux writes Makefiles (configure looks for make)
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.CONFIGURE: ("program:cmake", "program:make"),
-                   Phase.BUILD: ("program:cmake", "program:make"),
-                   Phase.INSTALL: ("program:cmake",)}
+    phase_tools: ClassVar[PhaseTools] = {Phase.CONFIGURE: ("program:cmake", "program:make"),
+                                         Phase.BUILD: ("program:cmake", "program:make"),
+                                         Phase.INSTALL: ("program:cmake",)}
     no_tests_marker = "No tests were found!!!"
 
     def configure(self) -> list[Command]:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from srcbuild.builders.base import Builder
+from srcbuild.builders.base import Builder, PhaseTools
 from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
@@ -13,7 +12,7 @@ class Kbuild(Builder):
 
     name = BuildSystem.KBUILD
     compiler_flags = False  # the host's CPPFLAGS/LDFLAGS must not reach a kernel build
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.BUILD: ("program:make",)}
+    phase_tools: ClassVar[PhaseTools] = {Phase.BUILD: ("program:make",)}
 
     def _make(self) -> list[str]:
         c = self.ctx

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from srcbuild.builders.base import Builder, has_make_target
+from srcbuild.builders.base import Builder, PhaseTools, has_make_target
 from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.recipe import Recipe
 from srcbuild.templates import Command
@@ -14,7 +14,8 @@ class Make(Builder):
     """Plain make: built in a private copy of the source (most Makefiles cannot build out of tree)."""
 
     name = BuildSystem.MAKE
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.BUILD: ("program:make",), Phase.INSTALL: ("program:make",)}
+    phase_tools: ClassVar[PhaseTools] = {Phase.BUILD: ("program:make",),
+                                         Phase.INSTALL: ("program:make",)}
 
     @classmethod
     def needs_copy(cls, recipe: Recipe, source_dir: Path) -> bool:

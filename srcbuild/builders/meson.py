@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from srcbuild.builders.base import Builder
+from srcbuild.builders.base import Builder, PhaseTools
 from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
@@ -12,9 +11,9 @@ class Meson(Builder):
     """``meson setup`` with ``--libdir=lib`` so every distribution lays the prefix out alike."""
 
     name = BuildSystem.MESON
-    phase_tools: ClassVar[Mapping[Phase, tuple[str, ...]]] = {Phase.CONFIGURE: ("program:meson", "program:ninja"),
-                   Phase.BUILD: ("program:meson", "program:ninja"),
-                   Phase.INSTALL: ("program:meson",)}
+    phase_tools: ClassVar[PhaseTools] = {Phase.CONFIGURE: ("program:meson", "program:ninja"),
+                                         Phase.BUILD: ("program:meson", "program:ninja"),
+                                         Phase.INSTALL: ("program:meson",)}
     no_tests_marker = "No tests defined."
 
     def configure(self) -> list[Command]:
