@@ -31,7 +31,7 @@ def digests(paths: list[Path]) -> None:
     for p in paths:
         folder = files_dir(p.parent, p.stem)
         if folder.is_dir():
-            tree_digest(folder)
+            tree_digest(folder, p)
 
 
 def main() -> None:
