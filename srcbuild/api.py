@@ -75,6 +75,7 @@ class Request:
     distcc: str | None = None
     max_packages: int = 0
     assume_yes: bool = False
+    test: str = ""  # --test: "all", "root" or "" (no test suite runs); not in the build hash
 
     def __post_init__(self) -> None:
         """Every path absolute, whoever made the Request (the CLI already does it)."""
@@ -104,7 +105,7 @@ class Request:
         return Settings(prefix=self.prefix, cache_dir=self.cache_dir, jobs=jobs,
                         offline=self.offline, mirrors=self.mirrors, keep_build=self.keep_build,
                         binary_cache=binary_cache, ccache=self.ccache,
-                        distcc=self.distcc, max_packages=self.max_packages)
+                        distcc=self.distcc, max_packages=self.max_packages, test=self.test)
 
 
 def recover(prefix: Path, notify: Callable[[str], None] | None = None) -> None:
@@ -324,15 +325,55 @@ def uninstall(prefix: Path, name: str, notify: Callable[[str], None] | None = No
     with prefix_lock(prefix):
         _recover_locked(prefix, notify)
         state = PrefixState(prefix)
-        users = [p.name for p in state.packages().values() if name in p.requires]
+        users = dependents(state, name)
         if users:
-            raise UsageError(f"{', '.join(users)} installed in {prefix} were built against "
-                             f"{name}.", "Uninstall those first.")
+            raise UsageError(
+                f"{describe_installed(state, users)} installed in {prefix} "
+                f"{'was' if len(users) == 1 else 'were'} built against {name}.",
+                to_resolve=[f"Uninstall {'it' if len(users) == 1 else 'those'} first.",
+                            (f"Or remove {name} with everything built against it: "
+                            f"srcbuild uninstall {name} --with-dependents --prefix {prefix}")])
         removed = remove_package(prefix, name, state)
         if not state.packages():  # the prefix is empty again: so is its activate script
             for script in ("activate", "activate.fish"):
                 (prefix / script).unlink(missing_ok=True)
         return removed
+
+
+def dependents(state: PrefixState, name: str) -> list[str]:
+    """The installed packages (and groups) built against ``name``, directly or through
+    others, each before what it was built against: the order to remove them in."""
+    packages = state.packages()
+    order: list[str] = []
+
+    def visit(n: str, path: tuple[str, ...]) -> None:
+        for user in sorted(p.name for p in packages.values() if n in p.requires):
+            if user not in order and user not in path:
+                visit(user, path + (n,))
+        if n != name and n not in order:
+            order.append(n)
+
+    visit(name, ())
+    return order
+
+
+def dependents_of(prefix: Path, name: str) -> list[str]:
+    """dependents() of a prefix's state; an error when ``name`` is not installed there."""
+    prefix = prefix.resolve()
+    recover(prefix)
+    state = PrefixState(prefix)
+    if state.get(name) is None:
+        raise UsageError(f"{name} is not installed in {prefix}.",
+                         "Installed there: " + (", ".join(sorted(state.packages())) or
+                                                "nothing") + ".")
+    return dependents(state, name)
+
+
+def describe_installed(state: PrefixState, names: list[str]) -> str:
+    """'the group lab-x86, qemu': a group is a record with no files (a package always
+    installs at least one)."""
+    return ", ".join(f"the group {n}" if (p := state.get(n)) is not None and not p.files
+                     else n for n in names)
 
 
 def launch(req: Request, name: str, extra: list[str]) -> int:

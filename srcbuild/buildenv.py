@@ -27,7 +27,7 @@ def prefix_env(prefix: Path, environ: Mapping[str, str], compiler_flags: bool = 
     ``extra_prefixes`` (a staged prefix, for checks) come before the prefix itself.
     """
     env = {k: v for k, v in environ.items() if k not in DROP}
-    roots = list(extra_prefixes) + [prefix]
+    roots = list(dict.fromkeys([*extra_prefixes, prefix]))
     env["PATH"] = _join([str(r / "bin") for r in roots], environ.get("PATH", "/usr/bin:/bin"))
     env["PKG_CONFIG_PATH"] = _join(
         [str(d) for r in roots for d in prefix_pkgconfig_dirs(r)], environ.get("PKG_CONFIG_PATH"))
@@ -46,11 +46,16 @@ def prefix_env(prefix: Path, environ: Mapping[str, str], compiler_flags: bool = 
 
 
 def check_env(prefix: Path, stage: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """For a recipe's check: the staged bin/ first on PATH, its lib dirs on LD_LIBRARY_PATH and
-    its site-packages on PYTHONPATH (prefix_env with the stage as an extra prefix)."""
-    env = prefix_env(prefix, environ, compiler_flags=False, extra_prefixes=(stage,))
-    env["LD_LIBRARY_PATH"] = _join([str(stage / "lib"), str(stage / "lib64")],
-                                   environ.get("LD_LIBRARY_PATH"))
+    """What a check (a package's or a group's) and `srcbuild run` see: the stage, then the
+    prefix, first on PATH, PKG_CONFIG_PATH, CMAKE_PREFIX_PATH, ACLOCAL_PATH, PYTHONPATH
+    and LD_LIBRARY_PATH (the staged libraries are not in the prefix yet: the rpath cannot find
+    them), CPPFLAGS with both include folders and LDFLAGS with both lib folders and the
+    prefix's rpath, so that a program a check compiles finds the libraries after the merge
+    too. A group has no stage of its own: its check sees the prefix."""
+    env = prefix_env(prefix, environ, compiler_flags=True, extra_prefixes=(stage,))
+    env["LD_LIBRARY_PATH"] = _join(
+        [str(r / d) for r in dict.fromkeys((stage, prefix)) for d in ("lib", "lib64")],
+        environ.get("LD_LIBRARY_PATH"))
     return env
 
 

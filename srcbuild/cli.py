@@ -91,6 +91,10 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-packages", type=int, default=None, metavar="N",
                    help="build at most N packages at once (default: as the -j budget allows; "
                         "1 builds one package at a time)")
+    p.add_argument("--test", nargs="?", const="all", default=None, choices=("all", "root"),
+                   help="run each package's own test suite (make check, meson test, ctest) "
+                        "between build and install: --test for every package built, "
+                        "--test=root for the named ones; a failing suite merges nothing")
     p.add_argument("--ccache", action="store_true", help="wrap the compilers with ccache")
     p.add_argument("--distcc", default=None, metavar="HOSTS",
                    help="compile on these distcc hosts (DISTCC_HOSTS syntax); -j grows by "
@@ -216,6 +220,11 @@ def env_arguments(p: argparse.ArgumentParser) -> None:
 def uninstall_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="an installed package")
     add_prefix(p)
+    p.add_argument("--with-dependents", action="store_true",
+                   help="also remove every package and group built against it (listed, then "
+                        "asked)")
+    p.add_argument("--yes", dest="assume_yes", action="store_true",
+                   help="with --with-dependents: do not ask")
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -223,6 +232,35 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
     add_prefix(p)
     add_recipe_dirs(p)
     add_options(p)
+
+
+def create_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="the new recipe's name (its file name)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--debian", metavar="SRCPKG",
+                       help="the .orig tarball of this Debian source package (its sha256 comes "
+                            "from the archive's signed index)")
+    where.add_argument("--url", metavar="URL", help="a source archive's address")
+    p.add_argument("--sha256", metavar="HASH",
+                   help="with --url: the archive's sha256 (checked); without it, srcbuild "
+                        "computes it from the download")
+    p.add_argument("--version", metavar="V",
+                   help="the version, when the file name does not carry it")
+    p.add_argument("--recipes-dir", type=path, default=None, metavar="DIR",
+                   help="where to write NAME.toml (default: ./recipes)")
+    p.add_argument("--force", action="store_true", help="replace an existing NAME.toml")
+    p.add_argument("--cache-dir", type=path, default=None,
+                   help="the source cache (default: $SRCBUILD_CACHE, the checkout's cache/, "
+                        "~/.cache/srcbuild)")
+    p.add_argument("--mirror", dest="mirrors", type=path, action="append", default=[],
+                   metavar="DIR", help="a folder of sources laid out like the cache (SHA256/FILE)")
+
+
+def lint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dirs", nargs="*", type=path, metavar="DIR",
+                   help="recipe folders (default: the recipe book's: SRCBUILD_RECIPES and the "
+                        "built-in recipes)")
+    add_recipe_dirs(p)
 
 
 def report_arguments(p: argparse.ArgumentParser) -> None:
@@ -310,6 +348,20 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "The resolved graph, coloured by how each recipe or requirement is satisfied.\n\n"
         "example: srcbuild graph lab-x86 -O lab.svg",
         graph_arguments, "plan:graph"),
+    "create": Subcommand(
+        "write a first recipe from a source archive (like brew create, spack create)",
+        "Fetch a source (a Debian source package or a URL), compute its sha256, detect its "
+        "build system, project folder and pkg-config modules, and write a commented "
+        "NAME.toml that builds unedited for common packages.\n\n"
+        "example: srcbuild create libyaml --debian libyaml --recipes-dir ./my-recipes",
+        create_arguments, "authoring:create"),
+    "lint": Subcommand(
+        "check every recipe of a folder without building",
+        "Load each recipe (keys, types), render its templates with its default options, and "
+        "check its sha256s, that something provides each requirement, and that the files it "
+        "names under files/ exist. Exit 2 when a problem is found.\n\n"
+        "example: srcbuild lint recipes/",
+        lint_arguments, "authoring:lint"),
     "report": Subcommand(
         "an HTML timeline of the last run: where the time went",
         "A self-contained HTML page of the last run that built something "
@@ -378,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     extra: list[str] = []
     if argv and argv[0] == "run" and "--" in argv:
         extra, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
+    argv = test_flag(argv)
     selected = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     args = parser(selected).parse_args(argv)
     args.extra = extra
@@ -400,6 +453,23 @@ def main(argv: list[str] | None = None) -> int:
                          "running commands were stopped and nothing more was merged: the "
                          "prefix holds only packages that finished.\n")
         return interrupts.exit_code(e)
+
+
+def test_flag(argv: list[str]) -> list[str]:
+    """``--test`` alone means ``--test=all``, and ``--test root`` ``--test=root``: argparse
+    would otherwise read the recipe name after a bare --test as its value."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--test":
+            value = argv[i + 1] if i + 1 < len(argv) and argv[i + 1] in ("all", "root") \
+                else ""
+            out.append(f"--test={value or 'all'}")
+            i += 2 if value else 1
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
 
 
 def report_error(e: SrcbuildError) -> None:

@@ -15,7 +15,7 @@ from srcbuild.events import Events
 from srcbuild.fetch import SourceCache
 from srcbuild.graph import Graph, Node
 from srcbuild.kinds import Action, EventKind, Status
-from srcbuild.phases import PHASES, Job, Services, Settings, Stopped
+from srcbuild.phases import PHASES, Job, Services, Settings, Stopped, tested_packages
 from srcbuild.runner import Sessions
 from srcbuild.safety import is_valid_name
 from srcbuild.scheduler import Jobserver, run_graph
@@ -75,6 +75,7 @@ class Engine:
         s, events = self.svc.settings, self.svc.events
         if graph.providers is not None:
             self.svc.providers = graph.providers.names
+        self.svc.tested = tested_packages(graph.targets, graph.nodes, s.test)
         todo = [n for n in graph.order if graph.nodes[n].action == Action.BUILD]
         outcomes = {n: Outcome(n, graph.nodes[n].recipe.version,
                                NOT_BUILT.get(graph.nodes[n].action, Status.NOT_STARTED))

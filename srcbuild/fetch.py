@@ -136,7 +136,7 @@ class SourceCache:
                     elif source.kind == SourceKind.PYPI:
                         path = self._download_pypi(source)
                     else:
-                        path = self._download_debian(source)
+                        path = self._download_debian(source, recipe.version)
                     return source, path, source.sha256
             except FetchError as e:
                 errors.append(f"{source.describe()}: {e.message}")
@@ -205,29 +205,71 @@ class SourceCache:
             if not any(dest_dir.iterdir()):
                 dest_dir.rmdir()
 
-    def _download_debian(self, source: Source) -> Path:
+    def debian_orig(self, package: str) -> tuple[str, str, str]:
+        """(url, filename, sha256) of the ``.orig`` tarball of a Debian source package, as
+        the distribution's signed index lists it (also for a binary package's name)."""
         apt_get = shutil.which("apt-get")
         if apt_get is None:
             raise FetchError("apt-get is not on PATH, so Debian sources cannot be fetched")
-        cp = self._apt([apt_get, "source", "--print-uris", "-qq", source.location])
+        cp = self._apt([apt_get, "source", "--print-uris", "-qq", package])
         orig = debian_orig(cp.stdout)
         if orig is None and self._private_deb_src(apt_get):
             # the system has no deb-src lines: ask again through srcbuild's own apt lists
             cp = self._apt([apt_get, *self._apt_options(), "source", "--print-uris", "-qq",
-                            source.location])
+                            package])
             orig = debian_orig(cp.stdout)
         if orig is None:
             err = (cp.stderr.strip().splitlines() or ["no .orig tarball listed"])[-1]
             raise FetchError(
-                f"apt-get source --print-uris {source.location} gave no .orig tarball ({err}); "
+                f"apt-get source --print-uris {package} gave no .orig tarball ({err}); "
                 "a deb-src line for the distribution and `apt-get update` are needed")
-        url, filename, listed = orig
+        return orig
+
+    def _download_debian(self, source: Source, version: str = "") -> Path:
+        url, filename, listed = self.debian_orig(source.location)
         if listed and listed != source.sha256:
+            upstream = orig_version(filename)
+            moved = ""
+            if version and upstream and not same_version(upstream_version(upstream), version):
+                moved = (f" (the Debian package moved to another upstream version: {upstream}, "
+                         f"the recipe says {version})")
             raise FetchError(
                 f"the archive's {filename} has sha256 {listed}, the recipe expects "
-                f"{source.sha256} (the Debian package moved to another upstream version)")
+                f"{source.sha256}{moved}; if that file is the one you want, put "
+                f"sha256 = \"{listed}\" in the recipe (the hash comes from Debian's signed "
+                "index)")
         return self._download(url, source.sha256, filename,
                               f"{filename} (Debian source package {source.location})")
+
+    def download_new(self, url: str, filename: str = "") -> tuple[Path, str]:
+        """Download a file whose sha256 is not known yet (`srcbuild create`): into the
+        cache under the hash it turns out to have. Trust on first use: the caller says so."""
+        import urllib.error
+        import urllib.request
+
+        self.log(f"downloading {url}")
+        name = filename or os.path.basename(url.split("?")[0]) or "source"
+        tmp_dir = self.root / "sources"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=tmp_dir)
+        h = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    with urllib.request.urlopen(url, timeout=60) as resp:
+                        while chunk := resp.read(CHUNK):
+                            h.update(chunk)
+                            out.write(chunk)
+                except (urllib.error.URLError, OSError, ValueError) as e:
+                    raise FetchError(f"download of {url} failed ({e})") from None
+            sha = h.hexdigest()
+            final = tmp_dir / sha / name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+            return final, sha
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
 
     def _download_pypi(self, source: Source) -> Path:
         """A source distribution from the Python package index, through pip download."""
@@ -317,7 +359,7 @@ class SourceCache:
             if not meta.exists():
                 self._extract(archive, dest, key, apply_patches)
         info = json.loads(meta.read_text())
-        tree = dest / info["top"] if info["top"] else dest
+        tree = project_dir(recipe, source, dest / info["top"] if info["top"] else dest)
         return Fetched(source, sha, archive, tree, recipe.source_date_epoch or int(info["epoch"]))
 
     @staticmethod
@@ -350,8 +392,41 @@ class SourceCache:
 
 def _folder(recipe: Recipe, source: Source) -> Fetched:
     """A local folder source: used in place (builds are out of tree)."""
-    tree = Path(source.location)
+    tree = project_dir(recipe, source, Path(source.location))
     return Fetched(source, "", None, tree, recipe.source_date_epoch or newest_mtime(tree))
+
+
+def project_dir(recipe: Recipe, source: Source, top: Path) -> Path:
+    """The folder the build starts from: the extracted tree's top, or its ``subdir``."""
+    if not source.subdir:
+        return top
+    tree = top / source.subdir
+    if not tree.is_dir():
+        found = sorted(p.name for p in top.iterdir() if p.is_dir()) if top.is_dir() else []
+        raise FetchError(
+            f"{recipe.name} ({recipe.path}): the source {source.describe()} has no folder "
+            f"subdir = {source.subdir!r} (under {top}).",
+            f"Its folders: {', '.join(found) or 'none'}.")
+    return tree
+
+
+def orig_version(filename: str) -> str:
+    """The version in a Debian ``PKG_VERSION.orig.tar.*`` name ('' when there is none)."""
+    m = re.match(r"[^_]+_(.+)\.orig\.tar\.[a-z0-9]+$", filename)
+    return m[1] if m else ""
+
+
+def upstream_version(debian: str) -> str:
+    """A Debian orig version without its repack suffix: 1.5.4+dfsg2 -> 1.5.4,
+    1.2.13.dfsg -> 1.2.13."""
+    return re.split(r"[+~.](?:dfsg|ds|repack)", debian, maxsplit=1)[0]
+
+
+def same_version(a: str, b: str) -> bool:
+    """7.2 and 7.2.0 are one version (a recipe often writes the zeros Debian leaves out)."""
+    def norm(v: str) -> str:
+        return re.sub(r"(\.0)+$", "", v)
+    return norm(a) == norm(b)
 
 
 def debian_orig(print_uris: str) -> tuple[str, str, str] | None:

@@ -48,6 +48,7 @@ class Phase(StrEnum):
     FETCH = "fetch"
     CONFIGURE = "configure"
     BUILD = "build"
+    TEST = "test"  # the package's own test suite (make check, meson test, ctest); --test
     INSTALL = "install"
     AUDIT = "audit"  # the linkage audit of the stage (linkage.py)
     CHECK = "check"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,7 @@ class Settings:
     distcc: str | None = None  # DISTCC_HOSTS
     max_packages: int = 0  # packages building at once; 0: as many as the -j budget allows
     run_id: str = field(default_factory=new_run_id)  # names the run's logs and events
+    test: str = ""  # --test: "all" (every package built), "root" (the named ones), "" (none)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Services:
     jobserver: Jobserver | None = None  # while Engine.install runs: the shared job budget
     merge_lock: threading.Lock = field(default_factory=threading.Lock)  # one merge at a time
     merged: list[frozenset[str]] = field(default_factory=list)  # paths each merge touched
+    tested: frozenset[str] = frozenset()  # the packages whose test suite runs (--test)
 
 
 @dataclass
@@ -122,7 +124,8 @@ def restore_or_fetch(job: Job) -> None:
     source and get its builder ready. A group has no source."""
     if job.node.recipe.is_group:
         return
-    job.restored = _restore(job)
+    # a package whose test suite was asked for is built: a cached stage has no build tree
+    job.restored = None if job.node.name in job.svc.tested else _restore(job)
     if job.restored is None:
         _fetch(job)
 
@@ -198,11 +201,35 @@ def _patch(job: Job, top: Path) -> None:
 
 # -- the builder's phases ------------------------------------------------------------------
 def configure(job: Job) -> None:
+    if job.builder is not None:
+        job.builder.preflight(job.env)
     _builder_phase(job, Phase.CONFIGURE)
 
 
 def build(job: Job) -> None:
     _builder_phase(job, Phase.BUILD)
+
+
+def test(job: Job) -> None:
+    """The package's own test suite (make check, meson test, ctest, make test), between build
+    and install, only with --test; a failing suite fails the package: nothing is merged."""
+    builder = job.builder
+    if builder is None or job.node.name not in job.svc.tested:
+        return
+    if not builder.gives(Phase.TEST):
+        why = builder.missing_test_suite(job.env) if builder.test() else (
+            f"the {builder.name} build system has no default test suite")
+        if why:
+            job.svc.events.message(f"    {job.node.name}: SKIP: no test suite to run ({why}; "
+                                   "[build] test = [...] gives one).")
+            return
+    _builder_phase(job, Phase.TEST)
+    log = job.logs / f"{Phase.TEST}.log"
+    marker = builder.no_tests_marker
+    if marker and not builder.gives(Phase.TEST) and log.is_file() and marker in log.read_text(
+            encoding="utf-8", errors="replace"):
+        job.svc.events.message(f"    {job.node.name}: SKIP: its test suite defines no test "
+                               f"({marker!r}).")
 
 
 def install(job: Job) -> None:
@@ -254,7 +281,7 @@ def run_phase(job: Job, phase: Phase, commands: list[Command], cwd: Path,
                 f"{node.name} {node.recipe.version}: the {phase} step `{result.command}` "
                 f"failed with exit status {result.returncode}. {_prefix_note(job)}",
                 f"Full log: {log}", log_path=str(log), tail=result.tail,
-                diagnosis=_diagnosis(job, phase, log, cwd))
+                diagnosis=_diagnosis(job, phase, log, cwd), to_resolve=_ways_out(job, phase))
     job.emit(EventKind.STEP_END, step=phase, ok=True, seconds=round(time.monotonic() - t0, 3),
              log=str(log))
 
@@ -273,6 +300,15 @@ def _prefix_note(job: Job) -> str:
     return f"The prefix {job.s.prefix} was left as it was."
 
 
+def _ways_out(job: Job, phase: Phase) -> list[str]:
+    """For a failed test suite: how to install anyway."""
+    if phase != Phase.TEST:
+        return []
+    return ["Fix what the suite's output above reports, then run again with --test.",
+            ("Or install without running the suite: leave out --test (or give this recipe "
+            "`[build] test = []`).")]
+
+
 def _diagnosis(job: Job, phase: Phase, log: Path, cwd: Path) -> str:
     if phase not in (Phase.CONFIGURE, Phase.BUILD):
         return ""
@@ -284,13 +320,14 @@ def _diagnosis(job: Job, phase: Phase, log: Path, cwd: Path) -> str:
 
 def _run_command(job: Job, phase: Phase, command: Command, cwd: Path, env: dict[str, str],
                  log: Path) -> Result:
-    """Run one command; in the build phase under the job budget (Jobserver.command says how
-    each tool joins it). Install commands run serially, as a careful hand would."""
+    """Run one command; in the build and test phases under the job budget (Jobserver.command
+    says how each tool joins it: `make check` joins the jobserver, meson test and ctest take
+    free tokens for their -j). Install commands run serially, as a careful hand would."""
     def on_line(line: str) -> None:
         job.emit(EventKind.LINE, text=line)
 
     jobserver = job.svc.jobserver
-    if phase != Phase.BUILD or jobserver is None:
+    if phase not in (Phase.BUILD, Phase.TEST) or jobserver is None:
         return run(command, cwd, env, log, on_line=on_line, tail_lines=TAIL_LINES,
                    sessions=job.tracker)
     with jobserver.command(command, job.s.jobs) as (joined, extra_env):
@@ -322,9 +359,10 @@ def audit(job: Job) -> None:
 
 
 def check(job: Job) -> None:
-    """The recipe's check, with the stage first on PATH and LD_LIBRARY_PATH. A restored
-    package is checked again: its stage was checked where it was built, not on this machine
-    (its libraries, its kernel), and a check is cheap next to a build."""
+    """The recipe's check in buildenv.check_env (the stage, then the prefix, first on every
+    search path). A restored package is checked again: its stage was checked where it was
+    built, not on this machine (its libraries, its kernel), and a check is cheap next to a
+    build."""
     recipe = job.node.recipe
     if not recipe.check:
         return
@@ -332,7 +370,9 @@ def check(job: Job) -> None:
     ctx = job.builder.ctx if job.builder is not None else BuildContext(
         recipe, job.node.options, job.s.prefix, job.build_dir, job.build_dir, job.destdir,
         job.s.jobs)
-    env = check_env(job.s.prefix, ctx.stage, job.s.environ)
+    # a group installs nothing of its own: its check sees the prefix, not an empty stage
+    env = check_env(job.s.prefix, job.s.prefix if recipe.is_group else ctx.stage,
+                    job.s.environ)
     job.build_dir.mkdir(parents=True, exist_ok=True)
     commands: list[Command] = list(command_argvs(recipe, recipe.check, ctx.template_vars(),
                                                  "check"))
@@ -423,4 +463,21 @@ def _source_record(fetched: Fetched) -> dict[str, str]:
 
 # The order every package goes through; each phase decides whether it applies.
 PHASES: tuple[Callable[[Job], None], ...] = (
-    restore_or_fetch, configure, build, install, audit, check, store, merge)
+    restore_or_fetch, configure, build, test, install, audit, check, store, merge)
+
+
+def tested_packages(targets: list[str], nodes: Mapping[str, Node], mode: str) -> frozenset[str]:
+    """The packages whose test suite runs: every one (--test, "all"), the named ones
+    ("root"; a named group stands for its members), or none ("")."""
+    if mode == "all":
+        return frozenset(nodes)
+    if mode != "root":
+        return frozenset()
+    named = set()
+    for name in targets:
+        node = nodes.get(name)
+        if node is not None and node.recipe.is_group:
+            named.update(node.runtime_deps)
+        else:
+            named.add(name)
+    return frozenset(named)

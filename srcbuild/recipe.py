@@ -26,10 +26,14 @@ TOP_KEYS = {
 }
 BUILD_KEYS = {
     "system", "configure_args", "make_args", "install_args", "env", "configure", "build",
-    "install", "in_source",
+    "test", "install", "in_source", "autoreconf",
 }
-SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename"}
-OPTION_KEYS = {"default", "help", "choices"}
+SOURCE_KEYS = {"url", "mirrors", "debian", "pypi", "path", "sha256", "filename", "subdir"}
+OPTION_KEYS = {"default", "help", "choices", "type"}
+OPTION_TYPES = ("string", "bool")
+# what `type = "bool"` accepts, case-insensitively, and the value each one stands for
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
 MAX_DEPTH = 16  # tables and arrays within each other; the deepest key of the contract has 4
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Source:
     sha256: str = ""
     mirrors: tuple[str, ...] = ()
     filename: str = ""
+    subdir: str = ""  # the project's folder inside the extracted tree ("" for its top)
 
     def describe(self) -> str:
         return {SourceKind.URL: "url", SourceKind.DEBIAN: "Debian source package",
@@ -50,10 +55,36 @@ class Source:
 
 @dataclass(frozen=True)
 class Option:
+    """One ``[options.NAME]``: its default (normalised: "true"/"false" for a bool), its
+    help, the values it allows (``choices``) and its type ("string" or "bool")."""
+
     name: str
     default: str
     help: str = ""
     choices: tuple[str, ...] = ()
+    type: str = "string"
+
+    def allowed(self) -> str:
+        """The values it accepts, as an error message names them."""
+        if self.type == "bool":
+            return ", ".join(BOOL_WORDS)
+        return ", ".join(self.choices)
+
+    def normalise(self, value: str) -> str | None:
+        """The value as stored and hashed ("true"/"false" for a bool), None when not allowed."""
+        if self.type == "bool":
+            word = BOOL_WORDS.get(value.strip().lower())
+            return None if word is None else ("true" if word else "false")
+        if self.choices and value not in self.choices:
+            return None
+        return value
+
+    def template_value(self, value: str | bool) -> str | bool:
+        """What ``options.NAME`` is in a template: a Python bool for a bool option, so that
+        ``{% if options.NAME %}`` tests it; the string otherwise."""
+        if self.type != "bool" or isinstance(value, bool):
+            return value
+        return value == "true"
 
 
 @dataclass(frozen=True)
@@ -90,8 +121,11 @@ class Recipe:
         return str(self.build.get("system", "custom" if not self.is_group else "none"))
 
     def option_values(self, given: Mapping[str, str]) -> dict[str, str]:
-        """Defaults overlaid with the options given for this recipe; unknown names are errors."""
+        """Defaults overlaid with the options given for this recipe, normalised (a bool is
+        "true" or "false", whichever word was given); an unknown name or a value the option
+        does not allow is an error naming the recipe, the option, the value and the choices."""
         known = {o.name: o for o in self.options}
+        values = {o.name: o.default for o in self.options}
         for key, value in given.items():
             if key not in known:
                 names = ", ".join(sorted(known)) or "none"
@@ -99,13 +133,21 @@ class Recipe:
                     f"Recipe {self.name} ({self.path}) has no option {key!r}.",
                     f"Its options are: {names}.",
                 )
-            choices = known[key].choices
-            if choices and value not in choices:
+            option = known[key]
+            normal = option.normalise(value)
+            if normal is None:
+                kind = "a boolean" if option.type == "bool" else "one of its choices"
                 raise RecipeError(
-                    f"Option {key}={value!r} of recipe {self.name} is not one of "
-                    f"{', '.join(choices)}."
+                    f"Option {key}={value!r} of recipe {self.name} ({self.path}) is not {kind}.",
+                    f"Allowed values: {option.allowed()} (-o {self.name}.{key}=VALUE).",
                 )
-        return {o.name: given.get(o.name, o.default) for o in self.options}
+            values[key] = normal
+        return values
+
+    def template_options(self, values: Mapping[str, str | bool]) -> dict[str, str | bool]:
+        """``options`` as templates see it: bool options as Python booleans."""
+        types = {o.name: o for o in self.options}
+        return {k: types[k].template_value(v) if k in types else v for k, v in values.items()}
 
 
 def _fail(path: Path, message: str, hint: str = "") -> RecipeError:
@@ -161,7 +203,8 @@ def load(path: Path) -> Recipe:
         homepage=data.get("homepage", ""), license=data.get("license", ""), kind=kind,
         requires=lists["requires"], tools=lists["tools"], provides=lists["provides"],
         check=check, sources=sources, patches=patches, options=options, build=build, run=run,
-        source_date_epoch=sde, digest=recipe_digest(path, raw, patches, sources),
+        source_date_epoch=sde,
+        digest=recipe_digest(path, raw, patches, sources, files_dir(path.parent, name)),
         allow_undeclared=_strings(path, "allow_undeclared", data.get("allow_undeclared", [])),
     )
     for text, where in template_strings(recipe):  # an unsafe template is refused unrun
@@ -277,7 +320,19 @@ def _source(path: Path, where: str, s: Any) -> Source:
     if k == SourceKind.PATH:
         location = str((path.parent / location).resolve())
     mirrors = _strings(path, f"{where} mirrors", s.get("mirrors", []))
-    return Source(k, location, sha, mirrors, str(s.get("filename", "")))
+    return Source(k, location, sha, mirrors, str(s.get("filename", "")),
+                  _subdir(path, where, s.get("subdir", "")))
+
+
+def _subdir(path: Path, where: str, value: Any) -> str:
+    """A relative folder inside the extracted tree, without ``..``."""
+    if not isinstance(value, str):
+        raise _fail(path, f"{where}: subdir must be a string (a folder inside the archive).")
+    parts = [p for p in value.strip("/").split("/") if p not in ("", ".")]
+    if value.startswith("/") or ".." in parts:
+        raise _fail(path, f"{where}: subdir = {value!r} must be a folder inside the archive "
+                          "(relative, without '..').")
+    return "/".join(parts)
 
 
 def _patches(path: Path, value: Any) -> tuple[Path, ...]:
@@ -308,9 +363,12 @@ def _build_table(path: Path, build: Any, kind: RecipeKind, sources: tuple[Source
     for key in ("configure_args", "make_args", "install_args"):
         if key in build:
             _strings(path, f"[build] {key}", build[key])
-    for key in ("configure", "build", "install"):
+    for key in ("configure", "build", "test", "install"):
         if key in build:
             _commands(path, key, build[key])
+    for key in ("in_source", "autoreconf"):
+        if key in build and not isinstance(build[key], bool):
+            raise _fail(path, f"[build] {key} must be true or false, got {build[key]!r}.")
     env = build.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise _fail(path, "[build] env must be a table of strings.")
@@ -327,20 +385,50 @@ def _options(path: Path, raw_options: Any) -> tuple[Option, ...]:
         bad = sorted(set(o) - OPTION_KEYS)
         if bad:
             raise _fail(path, f"[options.{oname}]: unknown key {bad[0]!r}.")
-        choices = _strings(path, f"[options.{oname}] choices", o.get("choices", []))
-        options.append(Option(oname, str(o["default"]), str(o.get("help", "")), choices))
+        options.append(_option(path, oname, o))
     return tuple(options)
 
 
+def _option(path: Path, oname: str, o: dict[str, Any]) -> Option:
+    """One option, its default checked against its type and choices."""
+    kind = o.get("type", "string")
+    if kind not in OPTION_TYPES:
+        raise _fail(path, f"[options.{oname}] type = {kind!r} is not one of "
+                          f"{', '.join(OPTION_TYPES)}.")
+    choices = _strings(path, f"[options.{oname}] choices", o.get("choices", []))
+    if kind == "bool" and choices:
+        raise _fail(path, f"[options.{oname}]: a bool option takes no choices.")
+    raw = o["default"]
+    if kind == "bool" and isinstance(raw, bool):
+        raw = "true" if raw else "false"
+    if kind == "string" and isinstance(raw, bool):
+        raise _fail(path, f"[options.{oname}] default = {str(raw).lower()} is a boolean.",
+                    'Add type = "bool", or quote the default.')
+    option = Option(oname, str(raw), str(o.get("help", "")), choices, kind)
+    default = option.normalise(option.default)
+    if default is None:
+        raise _fail(path, f"[options.{oname}] default = {raw!r} is not allowed.",
+                    f"Allowed values: {option.allowed()}.")
+    return Option(oname, default, option.help, choices, kind)
+
+
+def files_dir(recipe_dir: Path, name: str) -> Path:
+    """``files/NAME/`` beside the recipe: what its steps and checks may use."""
+    return recipe_dir / "files" / name
+
+
 def recipe_digest(path: Path, raw: bytes, patches: tuple[Path, ...],
-                  sources: tuple[Source, ...]) -> str:
-    """sha256 over the recipe file, its patches and the content of its local sources."""
+                  sources: tuple[Source, ...], files: Path | None = None) -> str:
+    """sha256 over the recipe file, its patches, the content of its local sources and of its
+    ``files/NAME/`` folder (a check program, a config fragment: editing one rebuilds)."""
     digest = hashlib.sha256(raw)
     for patch in patches:
         digest.update(patch.read_bytes())
     for s in sources:
         if s.kind == SourceKind.PATH:
             digest.update(tree_digest(Path(s.location), path).encode())
+    if files is not None and files.is_dir():
+        digest.update(b"files/\0" + tree_digest(files, path).encode())
     return digest.hexdigest()
 
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 # the page's markup is the template data/report.html.j2 (Jinja2, autoescaped)
 STEP_COLOURS: dict[str, str] = {Phase.FETCH: "#8da0cb", Phase.CONFIGURE: "#a07cc5", Phase.BUILD: "#f0a030",
-                Phase.INSTALL: "#3aa6a0", Phase.AUDIT: "#e07b91", Phase.CHECK: "#7fbf5a",
-                Phase.MERGE: "#9a9a9a"}
+                Phase.TEST: "#e377c2", Phase.INSTALL: "#3aa6a0", Phase.AUDIT: "#e07b91",
+                Phase.CHECK: "#7fbf5a", Phase.MERGE: "#9a9a9a"}
 OTHER_COLOUR = "#c8c8c8"
 FAILED_COLOUR = "#d62728"
 

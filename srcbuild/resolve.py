@@ -28,7 +28,7 @@ from srcbuild.kinds import Action, RequirementKind, Satisfier
 from srcbuild.probes import Found
 from srcbuild.providers import Provider, ProviderIndex
 from srcbuild.recipe import Recipe, RecipeBook
-from srcbuild.requirement import Requirement
+from srcbuild.requirement import Requirement, parse
 from srcbuild.state import Installed, PrefixState
 from srcbuild.templates import check_templates, render_requirements, template_context
 
@@ -150,6 +150,24 @@ LOOKUPS: tuple[Lookup, ...] = (named_recipe, from_source, in_prefix, from_graph_
                                from_system, from_recipe_fallback)
 
 
+def builder_tools(recipe: Recipe, given: tuple[Requirement, ...]) -> tuple[Requirement, ...]:
+    """The programs the recipe's build system runs in the default commands it keeps
+    (Builder.default_tools), beyond the requirements it states itself."""
+    from srcbuild.builders import BUILDERS
+
+    cls = BUILDERS.get(recipe.system)
+    if cls is None:  # a group
+        return ()
+    stated = {r.key for r in given}
+    out = []
+    for text in cls.default_tools(recipe):
+        req = parse(text)
+        if req.key not in stated:
+            stated.add(req.key)
+            out.append(req)
+    return tuple(out)
+
+
 class Resolver:
     """Resolves targets into a Graph: every requirement through LOOKUPS, every recipe once."""
 
@@ -253,12 +271,10 @@ class Resolver:
         options = recipe.option_values(options_for(recipe, self.options))
         ctx = self.context(recipe, options)
         check_templates(recipe, ctx)
-        node = Node(
-            recipe, options,
-            render_requirements(recipe.requires, ctx, f"{recipe.path} requires"),
-            render_requirements(recipe.tools, ctx, f"{recipe.path} tools"),
-            render_requirements(recipe.provides, ctx, f"{recipe.path} provides"),
-        )
+        requires = render_requirements(recipe.requires, ctx, f"{recipe.path} requires")
+        tools = render_requirements(recipe.tools, ctx, f"{recipe.path} tools")
+        node = Node(recipe, options, requires, tools + builder_tools(recipe, requires + tools),
+                    render_requirements(recipe.provides, ctx, f"{recipe.path} provides"))
         prefetch = getattr(self.probe, "prefetch", None)  # SystemProbe: python: modules
         if prefetch is not None:  # of one recipe in one interpreter start
             prefetch(node.requires + node.tools)

@@ -37,7 +37,7 @@ class Folders:
 PLACEHOLDER_FOLDERS = Folders(Path("/SOURCE"), Path("/BUILD"), Path("/DESTDIR"))
 
 
-def template_context(recipe: Recipe, options: Mapping[str, str], prefix: Path, jobs: int,
+def template_context(recipe: Recipe, options: Mapping[str, str | bool], prefix: Path, jobs: int,
                      folders: Folders | None = None) -> dict[str, Any]:
     """The names a recipe's templates may use (docs/recipes.md lists them).
 
@@ -46,7 +46,7 @@ def template_context(recipe: Recipe, options: Mapping[str, str], prefix: Path, j
     """
     ctx: dict[str, Any] = {
         "name": recipe.name, "version": recipe.version, "prefix": str(prefix), "jobs": jobs,
-        "options": dict(options), "recipe_dir": str(recipe.path.parent),
+        "options": recipe.template_options(options), "recipe_dir": str(recipe.path.parent),
         "python": sys.executable}
     if folders is not None:
         ctx.update(source_dir=str(folders.source_dir), build_dir=str(folders.build_dir),
@@ -158,9 +158,13 @@ def render_command(command: Any, context: Mapping[str, Any], where: str) -> Comm
 
 def render_requirements(texts: tuple[str, ...], context: Mapping[str, Any], where: str
                         ) -> tuple[Requirement, ...]:
+    """Each entry rendered and parsed; an entry that renders to nothing (a condition that
+    is false: ``{% if options.python %}program:python3{% endif %}``) is dropped."""
     out = []
     for text in texts:
-        rendered = render(text, context, where)
+        rendered = render(text, context, where).strip()
+        if not rendered and text.strip():
+            continue
         try:
             out.append(parse(rendered))
         except RequirementSyntaxError as e:

@@ -317,3 +317,69 @@ def make_tree(root: Path, name: str, files: dict[str, str], version: str = "1.0"
     for rel, text in files.items():
         _write(src / rel, text)
     return src
+
+
+def with_check_target(src: Path, target: str = "check", passes: bool = True) -> Path:
+    """Add a test-suite target to an autotools_lib (Makefile.in) or make_prog (Makefile):
+    it prints what it tests and fails on purpose when ``passes`` is False."""
+    makefile = src / ("Makefile.in" if (src / "Makefile.in").exists() else "Makefile")
+    verdict = "true" if passes else "false"
+    with open(makefile, "a") as f:
+        f.write(f"{target}: all\n"
+                f"\t@echo 'suite: 3 of 3 tests ran'\n"
+                f"\t@echo 'suite: {'all passed' if passes else 'FAIL: test_value expected 42'}'\n"
+                f"\t@{verdict}\n")
+    return src
+
+
+def cmake_tested(root: Path, name: str = "epsilon", version: str = "1.0",
+                 passes: bool = True) -> Path:
+    """A cmake program with a ctest suite (enable_testing, add_test) that passes or fails."""
+    src = root / f"{name}-{version}"
+    _write(src / "CMakeLists.txt", f"""
+        cmake_minimum_required(VERSION 3.13)
+        project({name} C)
+        enable_testing()
+        add_executable({name} main.c)
+        install(TARGETS {name} RUNTIME DESTINATION bin)
+        add_test(NAME answer COMMAND {name} --test)
+        """)
+    code = 0 if passes else 1
+    _write(src / "main.c", f"""
+        #include <stdio.h>
+        #include <string.h>
+        int main(int argc, char **argv) {{
+          if (argc > 1 && strcmp(argv[1], "--test") == 0) {{
+            printf("{name} self-test: %s\\n", {code} ? "wrong answer 41" : "ok");
+            return {code};
+          }}
+          printf("{name} 42\\n");
+          return 0;
+        }}
+        """)
+    return src
+
+
+def autoreconf_pkg(root: Path, name: str = "zeta", version: str = "0.3") -> Path:
+    """A source with configure.ac and Makefile.am but no configure script (like libyaml's
+    Debian orig): it builds only through autoreconf."""
+    src = root / f"{name}-{version}"
+    _write(src / "configure.ac", f"""
+        AC_INIT([{name}], [{version}])
+        AM_INIT_AUTOMAKE([foreign])
+        AC_PROG_CC
+        AC_CONFIG_FILES([Makefile])
+        AC_OUTPUT
+        """)
+    _write(src / "Makefile.am", f"bin_PROGRAMS = {name}\n{name}_SOURCES = main.c\n")
+    _write(src / "main.c", f'#include <stdio.h>\nint main(void) {{ puts("{name}"); return 0; }}\n')
+    return src
+
+
+def run_log(cache: Path, name: str, phase: str) -> str:
+    """The text of package NAME's PHASE log in the cache's last run (CACHE/logs/RUN/NAME)."""
+    from srcbuild.runs import last_run, log_dir
+
+    run_id = last_run(cache)
+    assert run_id is not None, f"no run in {cache}"
+    return (log_dir(cache, run_id, name) / f"{phase}.log").read_text()

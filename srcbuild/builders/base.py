@@ -9,6 +9,8 @@ of the source) is said here too, never in the engine.
 from __future__ import annotations
 
 import shutil
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,13 +51,24 @@ class BuildContext:
         return [self.render(a, key) for a in self.recipe.build.get(key, [])]
 
 
+# the programs of each phase's default commands, as requirement texts
+PhaseTools = Mapping[Phase, tuple[str, ...]]
+# the phases whose commands a recipe may give in [build] (test only runs with --test)
+COMMAND_PHASES = (Phase.CONFIGURE, Phase.BUILD, Phase.TEST, Phase.INSTALL)
+
+
 class Builder:
-    """Default phases of one build system; subclasses fill in the three command lists."""
+    """Default phases of one build system; subclasses fill in the command lists."""
 
     name: ClassVar[str] = ""
     # CPPFLAGS/LDFLAGS with the prefix's include and lib folders (and an rpath): wrong for
     # a kernel, which is not a program of the host
     compiler_flags: ClassVar[bool] = True
+    # the programs each phase's default commands run, as requirement texts: the resolver
+    # adds them to a recipe's tools, so that plan and doctor see them
+    phase_tools: ClassVar[PhaseTools] = {}
+    # what the default test command prints when the project defines no test at all
+    no_tests_marker: ClassVar[str] = ""
 
     def __init__(self, ctx: BuildContext) -> None:
         self.ctx = ctx
@@ -65,14 +78,38 @@ class Builder:
         """True when this package must build in a private copy of its source."""
         return bool(recipe.build.get("in_source", False))
 
+    @classmethod
+    def default_tools(cls, recipe: Recipe) -> tuple[str, ...]:
+        """The tools of the default commands this recipe keeps (a phase whose commands the
+        recipe gives needs none of its defaults' tools). The test phase's are left out: its
+        programs are those of the build."""
+        out: list[str] = []
+        for phase in (Phase.CONFIGURE, Phase.BUILD, Phase.INSTALL):
+            if recipe.build.get(phase) is None:
+                out += [t for t in cls.phase_tools.get(phase, ()) if t not in out]
+        return tuple(out)
+
     def configure(self) -> list[Command]:
         return []
 
     def build(self) -> list[Command]:
         return []
 
+    def test(self) -> list[Command]:
+        """The package's own test suite (run only with --test); none by default."""
+        return []
+
     def install(self) -> list[Command]:
         return []
+
+    def missing_test_suite(self, env: Mapping[str, str]) -> str:
+        """Why the default test commands have nothing to run here (a Makefile without the
+        target), or '' when they do."""
+        return ""
+
+    def preflight(self, env: Mapping[str, str]) -> None:
+        """Raise, saying what to do, when a default command cannot run in ``env``; called
+        before the configure phase."""
 
     def env(self) -> dict[str, str]:
         """Variables this build system needs on top of the common prefix environment."""
@@ -85,8 +122,27 @@ class Builder:
             where = f"{self.ctx.recipe.path} [build] {phase}"
             return [render_command(c, self.ctx.template_vars(), where) for c in given]
         defaults = {Phase.CONFIGURE: self.configure, Phase.BUILD: self.build,
-                    Phase.INSTALL: self.install}
+                    Phase.TEST: self.test, Phase.INSTALL: self.install}
         return defaults[phase]()
+
+    def gives(self, phase: Phase) -> bool:
+        """True when the recipe gives this phase's commands itself."""
+        return self.ctx.recipe.build.get(phase) is not None
+
+
+def has_make_target(build_dir: Path, target: str, env: Mapping[str, str]) -> bool:
+    """Whether the Makefile in ``build_dir`` has ``target``: ``make -n TARGET`` (a dry run)
+    and GNU make's "No rule to make target" on stderr, the way Spack's MakefilePackage asks
+    (a grep for ``TARGET:`` would miss included and generated makefiles)."""
+    if not any((build_dir / f).is_file() for f in ("GNUmakefile", "makefile", "Makefile")):
+        return False
+    try:
+        cp = subprocess.run(["make", "-n", target], cwd=build_dir, env=dict(env), check=False,
+                            capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # let the real command run and say what is wrong
+    missing = (f"No rule to make target '{target}'", f"No rule to make target `{target}'")
+    return not (cp.returncode != 0 and any(m in cp.stderr for m in missing))
 
 
 def copy_source(source_dir: Path, build_dir: Path) -> None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from srcbuild.builders.base import Builder
-from srcbuild.kinds import BuildSystem
+from typing import ClassVar
+
+from srcbuild.builders.base import Builder, PhaseTools
+from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
 
@@ -9,6 +11,11 @@ class CMake(Builder):
     """cmake with the prefix as install prefix and rpath, lib/ as libdir."""
 
     name = BuildSystem.CMAKE
+    # make: CMake's default generator on Linux writes Makefiles (configure looks for make)
+    phase_tools: ClassVar[PhaseTools] = {Phase.CONFIGURE: ("program:cmake", "program:make"),
+                                         Phase.BUILD: ("program:cmake", "program:make"),
+                                         Phase.INSTALL: ("program:cmake",)}
+    no_tests_marker = "No tests were found!!!"
 
     def configure(self) -> list[Command]:
         c = self.ctx
@@ -20,6 +27,10 @@ class CMake(Builder):
     def build(self) -> list[Command]:
         c = self.ctx
         return [["cmake", "--build", str(c.build_dir), "-j", str(c.jobs), *c.args("make_args")]]
+
+    def test(self) -> list[Command]:
+        """ctest in the build folder; a project without tests (no enable_testing) passes."""
+        return [["ctest", "--output-on-failure", "-j", str(self.ctx.jobs)]]
 
     def install(self) -> list[Command]:
         c = self.ctx

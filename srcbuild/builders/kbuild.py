@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from srcbuild.builders.base import Builder
-from srcbuild.kinds import BuildSystem
+from typing import ClassVar
+
+from srcbuild.builders.base import Builder, PhaseTools
+from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
 
@@ -10,6 +12,7 @@ class Kbuild(Builder):
 
     name = BuildSystem.KBUILD
     compiler_flags = False  # the host's CPPFLAGS/LDFLAGS must not reach a kernel build
+    phase_tools: ClassVar[PhaseTools] = {Phase.BUILD: ("program:make",)}
 
     def _make(self) -> list[str]:
         c = self.ctx

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from srcbuild.builders.base import Builder
-from srcbuild.kinds import BuildSystem
+from typing import ClassVar
+
+from srcbuild.builders.base import Builder, PhaseTools
+from srcbuild.kinds import BuildSystem, Phase
 from srcbuild.templates import Command
 
 
@@ -9,6 +11,10 @@ class Meson(Builder):
     """``meson setup`` with ``--libdir=lib`` so every distribution lays the prefix out alike."""
 
     name = BuildSystem.MESON
+    phase_tools: ClassVar[PhaseTools] = {Phase.CONFIGURE: ("program:meson", "program:ninja"),
+                                         Phase.BUILD: ("program:meson", "program:ninja"),
+                                         Phase.INSTALL: ("program:meson",)}
+    no_tests_marker = "No tests defined."
 
     def configure(self) -> list[Command]:
         c = self.ctx
@@ -21,6 +27,11 @@ class Meson(Builder):
         c = self.ctx
         return [["meson", "compile", "-C", str(c.build_dir), "-j", str(c.jobs),
                  *c.args("make_args")]]
+
+    def test(self) -> list[Command]:
+        c = self.ctx
+        return [["meson", "test", "-C", str(c.build_dir), "--print-errorlogs", "-j",
+                 str(c.jobs)]]
 
     def install(self) -> list[Command]:
         c = self.ctx

@@ -8,7 +8,7 @@ import sys
 
 from srcbuild import api
 from srcbuild.commands.common import request
-from srcbuild.errors import EXIT_OK
+from srcbuild.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
 def env(args: argparse.Namespace) -> int:
@@ -23,10 +23,29 @@ def env(args: argparse.Namespace) -> int:
 
 
 def uninstall(args: argparse.Namespace) -> int:
-    prefix = args.prefix or api.default_prefix()
-    removed = api.uninstall(prefix, args.name)
-    print(f"Removed {args.name}: {len(removed)} file(s) from {prefix.resolve()}.")
+    """With --with-dependents, what was built against the package goes first, once the list
+    has been shown and agreed to (--yes, or an interactive yes)."""
+    prefix = (args.prefix or api.default_prefix()).resolve()
+    names = [args.name]
+    if args.with_dependents:
+        users = api.dependents_of(prefix, args.name)
+        if users:
+            print(f"Built against {args.name} in {prefix}, removed first: {', '.join(users)}.")
+            if not args.assume_yes and not _agreed(f"uninstall {args.name} --with-dependents"):
+                print("Nothing was removed.")
+                return EXIT_FAILED
+        names = users + names
+    for name in names:
+        removed = api.uninstall(prefix, name)
+        print(f"Removed {name}: {len(removed)} file(s) from {prefix}.")
     return EXIT_OK
+
+
+def _agreed(what: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError(f"`srcbuild {what}` asks before it removes them, and standard input "
+                         "is not a terminal.", "Add --yes to remove them without asking.")
+    return input("Remove them all? [y/N] ").strip().lower() in ("y", "yes")
 
 
 def run(args: argparse.Namespace) -> int:
