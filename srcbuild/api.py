@@ -140,9 +140,9 @@ def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
     book = book or req.book()
     prefix = req.prefix.resolve()
     recover(prefix)
-    for name in req.from_source:
+    for name in sorted(req.from_source):
         if name != "all" and not book.has(name):
-            book.get(name)  # raises the "no recipe named" error with suggestions
+            raise book.unknown(name, f" (given with --from-source {name})")
     _check_option_names(req, book)
     state = PrefixState(prefix)
     probe = SystemProbe(prefix, installed={

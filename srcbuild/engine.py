@@ -42,7 +42,8 @@ class Engine:
         self.svc = Services(
             settings, events,
             SourceCache(settings.cache_dir, settings.mirrors, settings.offline,
-                        log=lambda m: events.emit(EventKind.FETCH_PROGRESS, text=f"    {m}")),
+                        log=lambda m: events.emit(EventKind.FETCH_PROGRESS, text=f"    {m}"),
+                        note=lambda m: events.message(f"    {m}")),
             PrefixState(settings.prefix), Sessions())
 
     def work_dir(self, node: Node) -> Path:
@@ -95,8 +96,11 @@ class Engine:
                     outcome.status = self.build_one(node, linkage.allowed(graph, name))
                 finally:
                     outcome.seconds = time.monotonic() - start
+                    # failed because a signal stopped its commands: the reporters say so
+                    stopped = outcome.status == Status.FAILED and self.svc.sessions.stopping
                     events.emit(EventKind.PACKAGE_END, recipe=name, status=outcome.status,
-                                seconds=round(outcome.seconds, 3))
+                                seconds=round(outcome.seconds, 3),
+                                **({"interrupted": True} if stopped else {}))
 
         def on_error(name: str, error: BaseException) -> None:
             errors[name] = error if isinstance(error, SrcbuildError) else SrcbuildError(

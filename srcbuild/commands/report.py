@@ -36,8 +36,13 @@ def report(args: argparse.Namespace) -> int:
     if args.prefix is not None and tl.prefix and Path(tl.prefix) != args.prefix.resolve():
         print(f"note: the last run in {cache} was for the prefix {tl.prefix}, "
               f"not {args.prefix.resolve()}.")
-    out = args.output or cache / "runs" / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(tl, source), encoding="utf-8")
-    print(out)
+    print(write_report(source, args.output or cache / "runs" / "report.html"))
     return EXIT_OK
+
+
+def write_report(source: Path, out: Path) -> Path:
+    """Render the run recorded in ``source`` as the page ``out``."""
+    page = render_html(timeline(read_events(source)), source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
