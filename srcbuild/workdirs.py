@@ -119,6 +119,39 @@ def sweep_work(cache_dir: Path) -> list[tuple[Path, list[int]]]:
     return removed
 
 
+def idle_work(cache_dir: Path) -> list[tuple[Path, bool]]:
+    """The work folders no live run holds, for `srcbuild clean`: (folder, True) for a killed
+    run's, (folder, False) for one a finished run kept (a failed build, --keep-build)."""
+    root = cache_dir / "work"
+    if not root.is_dir():
+        return []
+    idle = []
+    with _claims_lock(root):
+        for folder in sorted(root.iterdir()):
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            held = _try_lock(folder / LOCK)
+            if held is not None:
+                os.close(held)
+                idle.append((folder, (folder / RUNNING).exists()))
+    return idle
+
+
+def remove_idle(folder: Path) -> list[int] | None:
+    """Remove a work folder that idle_work named, after killing what its dead run left
+    running (the pids); None when a run has claimed it since."""
+    with _claims_lock(folder.parent):
+        if not folder.is_dir():
+            return []
+        held = _try_lock(folder / LOCK)
+        if held is None:
+            return None
+        try:
+            return _remove_stale(folder)
+        finally:
+            os.close(held)
+
+
 @contextmanager
 def owned_temp(folder: Path, name: str = "") -> Iterator[Path]:
     """A new empty temporary file in ``folder`` (``.part-NAME...``), locked by this process
