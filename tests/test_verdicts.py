@@ -57,8 +57,8 @@ def test_nothing_to_do_says_the_system_has_it(sb, zlibish):
     cp = sb("zlibish", "--recipes", str(zlibish))
     assert cp.stderr.splitlines()[-2:] == [
         "Nothing to do:",
-        f"  zlibish: the system has it ({version}, {pc}); --from-source zlibish builds it "
-        "into the prefix"], cp.stderr
+        (f"  zlibish: the system has it ({version}, {pc}); --from-source zlibish builds it "
+        "into the prefix")], cp.stderr
     assert not (sb.prefix / "share").exists()
 
 
@@ -87,8 +87,8 @@ def test_verify_repro_that_compared_nothing_fails_and_says_why(sb, zlibish):
     version, pc = system_zlib()
     cp = sb("verify-repro", "needs-zlib", "--recipes", str(zlibish), check=1)
     assert cp.stdout.splitlines() == [
-        f"needs-zlib: a group whose requirements the system satisfies: pkgconfig:zlib "
-        f"({version}, {pc}); --from-source all builds every recipe of the graph",
+        (f"needs-zlib: a group whose requirements the system satisfies: pkgconfig:zlib "
+        f"({version}, {pc}); --from-source all builds every recipe of the graph"),
         "verify-repro: nothing was compared"]
     as_json = sb("verify-repro", "needs-zlib", "--recipes", str(zlibish), "--json", check=1)
     assert json.loads(as_json.stdout) == []
