@@ -4,6 +4,7 @@ files). Rendering the Jinja2 templates a recipe holds is templates.py's job."""
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -487,6 +488,15 @@ class RecipeBook:
                     raise
                 errors.append(e)
         return out
+
+
+def book_dirs(given: list[Path]) -> list[Path]:
+    """The recipe folders in search order: those given (--recipes), SRCBUILD_RECIPES, then
+    the built-in recipes/."""
+    from srcbuild.safety import absolute
+
+    env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
+    return list(given) + env_dirs + [builtin_recipe_dir()]
 
 
 def builtin_recipe_dir() -> Path:

@@ -8,26 +8,26 @@ import os
 from pathlib import Path
 from typing import Any
 
-from srcbuild import api
 from srcbuild.errors import EXIT_FAILED, EXIT_OK, SrcbuildError
 from srcbuild.locations import builtin_recipe_dir
-from srcbuild.recipe import Recipe, RecipeBook
+from srcbuild.recipe import Recipe, RecipeBook, book_dirs
 from srcbuild.safety import say
 from srcbuild.state import Installed, PrefixState
 
 
 def book(args: argparse.Namespace) -> RecipeBook:
-    return api.Request(targets=[], recipe_dirs=args.recipe_dirs).book()
+    return RecipeBook(book_dirs(args.recipe_dirs))
 
 
 def list_(args: argparse.Namespace) -> int:
+    """The recipes; ``--names`` reads no recipe file (a shell's TAB asks for it)."""
     if args.installed:
         return list_installed(args)
+    if args.names:
+        say("\n".join(book(args).names()))
+        return EXIT_OK
     recipes_book = book(args)
     recipes = recipes_book.all()
-    if args.names:
-        say("\n".join(r.name for r in recipes))
-        return EXIT_OK
     if args.json:
         print(json.dumps([{"name": r.name, "version": r.version, "kind": r.kind,
                            "system": r.system, "summary": r.summary, "path": str(r.path),
@@ -36,7 +36,7 @@ def list_(args: argparse.Namespace) -> int:
         return EXIT_OK
     width = max((len(r.name) for r in recipes), default=4)
     builtin = builtin_recipe_dir().resolve()
-    for d in recipes_book.dirs:  # in search order: a recipe of an earlier folder hides later ones
+    for d in recipes_book.dirs:  # search order: a recipe of an earlier folder hides later ones
         here = [r for r in recipes if r.path.parent == d]
         if here:
             say(f"{d}{' (built-in)' if d == builtin else ''}:")
@@ -48,10 +48,11 @@ def list_(args: argparse.Namespace) -> int:
 
 def list_installed(args: argparse.Namespace) -> int:
     """The packages of one prefix: name, version, when, how many files, their size."""
+    from srcbuild.api import default_prefix, recover
     from srcbuild.explain import stamp
 
-    prefix = (args.prefix or api.default_prefix()).resolve()
-    api.recover(prefix)
+    prefix = (args.prefix or default_prefix()).resolve()
+    recover(prefix)
     packages = sorted(PrefixState(prefix).packages().values(), key=lambda p: p.name)
     if args.names:
         say("\n".join(p.name for p in packages))
@@ -99,7 +100,9 @@ def info(args: argparse.Namespace) -> int:
     recipes = book(args)
     prefix = args.prefix.resolve() if args.prefix is not None else None
     if prefix is not None:
-        api.recover(prefix)
+        from srcbuild.api import recover
+
+        recover(prefix)
     pkg = PrefixState(prefix).get(args.name) if prefix is not None else None
     r = recipes.get(args.name) if recipes.has(args.name) or pkg is None else None
     fields: dict[str, Any] = recipe_fields(r) if r is not None else {"name": args.name}
