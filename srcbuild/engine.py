@@ -10,6 +10,7 @@ from pathlib import Path
 
 from srcbuild import linkage, runs, workdirs
 from srcbuild.bincache import CacheChain, LocalDirCache
+from srcbuild.boundary import Place, explain_in
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache
@@ -103,6 +104,10 @@ class Engine:
                                 **({"interrupted": True} if stopped else {}))
 
         def on_error(name: str, error: BaseException) -> None:
+            if isinstance(error, OSError):  # a folder the machine refuses: named, with a cure
+                error = explain_in(error, [Place(s.prefix, "the prefix", "--prefix DIR"),
+                                           Place(s.cache_dir, "the cache", "--cache-dir DIR")])
+                error.message = f"{name}: {error.message}"
             errors[name] = error if isinstance(error, SrcbuildError) else SrcbuildError(
                 f"{name}: {type(error).__name__}: {error}")
 

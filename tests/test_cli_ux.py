@@ -128,6 +128,19 @@ def test_an_output_file_that_cannot_be_written_is_one_paragraph(tmp_path):
     assert f"Cannot use {out} (the output file)" in cp.stderr and "-O FILE" in cp.stderr
 
 
+def test_a_cache_folder_in_the_way_during_a_build_is_named(tmp_path):
+    recipes = chain(tmp_path)
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "logs").write_text("a file where the logs folder goes")
+    cp = srcbuild("alpha", "--recipes", str(recipes), "--prefix", str(tmp_path / "p"),
+                  "--cache-dir", str(cache))
+    assert cp.returncode == 1, cp.stderr
+    no_traceback(cp)
+    assert f"srcbuild: error: alpha: Cannot use {cache / 'logs'}" in cp.stderr
+    assert "(the cache," in cp.stderr and "--cache-dir DIR" in cp.stderr
+
+
 def test_plan_and_doctor_warn_that_the_prefix_is_not_writable(tmp_path):
     recipes = chain(tmp_path)
     prefix = tmp_path / "ro" / "p"
