@@ -158,8 +158,8 @@ def print_installed(fields: dict[str, Any], files: bool) -> None:
     say(f"installed in {fields['prefix']}:")
     for key in ("version", "build_hash", "installed_at", "source", "built against"):
         value = fields[key]
-        say(f"  {key.replace('_', ' ') + ':':<14} "
-              f"{', '.join(value) if isinstance(value, list) else value or '-'}")
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        say(f"  {key.replace('_', ' ') + ':':<14} {shown or '-'}")
     opts = fields["options"]
     say(f"  {'options:':<14} {' '.join(f'{k}={v}' for k, v in opts.items()) or '-'}")
     say(f"  {'files:':<14} {fields['files']} ({human_size(fields['size'])})"
