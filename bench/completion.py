@@ -30,9 +30,9 @@ def main() -> None:
 
         def tab(*words: str) -> list[str]:
             line = " ".join(words)
-            return ["bash", "-c", f"source {script}; COMP_WORDS=({line}); "
+            return ["bash", "-c", (f"source {script}; COMP_WORDS=({line}); "
                     f"COMP_CWORD={len(words) - 1}; COMP_LINE='{line}'; COMP_POINT={len(line)}; "
-                    f"_shtab_srcbuild srcbuild {words[-1]} {words[-2]}"]
+                    f"_shtab_srcbuild srcbuild {words[-1]} {words[-2]}")]
 
         cases = [
             ("python -c pass", [PY, "-c", "pass"]),
@@ -44,8 +44,8 @@ def main() -> None:
             ("srcbuild.cli + the whole parser",
              [PY, "-c", "from srcbuild.cli import parser; parser(every=True)"]),
             ("argcomplete: any TAB, lower bound (+ import argcomplete)",
-             [PY, "-c", "import argcomplete; from srcbuild.cli import parser; "
-                        "parser(every=True)"]),
+             [PY, "-c", ("import argcomplete; from srcbuild.cli import parser; "
+                        "parser(every=True)")]),
         ]
         wall: dict[str, list[float]] = {name: [] for name, _ in cases}
         cpu: dict[str, list[float]] = {name: [] for name, _ in cases}

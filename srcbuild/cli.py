@@ -636,8 +636,12 @@ def check_recipe_dirs(args: argparse.Namespace) -> None:
     for folder, where in given:
         if not os.path.isdir(folder):
             what = "is not a folder" if os.path.exists(folder) else "does not exist"
-            raise UsageError(f"The recipe folder {folder} given as {where} {what}.",
-                             "Give a folder of NAME.toml recipes, or leave it out.")
+        elif not os.access(folder, os.R_OK | os.X_OK):
+            what = f"cannot be read by you (uid {os.geteuid()})"
+        else:
+            continue
+        raise UsageError(f"The recipe folder {folder} given as {where} {what}.",
+                         "Give a folder of NAME.toml recipes you may read, or leave it out.")
 
 
 def with_subcommand_hint(e: SrcbuildError, word: str, rest: list[str]) -> SrcbuildError:

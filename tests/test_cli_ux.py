@@ -80,6 +80,19 @@ def test_a_missing_recipe_folder_is_a_usage_error(tmp_path):
     assert cp.returncode == 2 and "SRCBUILD_RECIPES" in cp.stderr
 
 
+def test_an_unreadable_recipe_folder_is_a_usage_error(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every folder; the same check runs for other users")
+    folder = tmp_path / "r"
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        cp = srcbuild("plan", "zlib", "--recipes", str(folder))
+    finally:
+        folder.chmod(0o755)
+    assert cp.returncode == 2 and "cannot be read by you" in cp.stderr
+
+
 # -- paths the machine refuses ---------------------------------------------------------------
 def refusing(folder: Path) -> list[str]:
     """A command prefix under which ``folder`` cannot be written: as root, a read-only tmpfs
