@@ -485,8 +485,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "example: srcbuild mirror lab-x86 mirror/ --prefix /opt/lab",
         mirror_arguments, "provision:mirror"),
     "verify-repro": Subcommand(
-        "build twice in separate folders and list staged files that differ",
-        "Build the graph twice from scratch and compare the staged trees file by file.\n\n"
+        "build from source twice and compare the staged files; a verdict per package",
+        "Build the named recipes (and what they need that the system lacks) from source "
+        "twice, in separate folders, and compare the staged trees file by file: one verdict "
+        "line per package and one for the run. Exit 1 when a file differs or nothing was "
+        "compared.\n\n"
         "example: srcbuild verify-repro zlib",
         verify_repro_arguments, "provision:verify_repro"),
     "clean": Subcommand(
