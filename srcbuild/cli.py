@@ -537,11 +537,19 @@ def parser(selected: str | None = None, every: bool = False) -> argparse.Argumen
                      help="print the version and exit")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=command.help, description=command.description,
+        p = sub.add_parser(name, help=command.help, description=wrap(command.description),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if every or name == selected:
             command.arguments(p)
     return top
+
+
+def wrap(description: str) -> str:
+    """The prose paragraphs filled to 88 columns; the examples kept as written."""
+    import textwrap  # argparse has imported it already
+
+    return "\n\n".join(part if part.startswith("example") else textwrap.fill(part, 88)
+                       for part in description.split("\n\n"))
 
 
 def option_strings(name: str) -> set[str]:
