@@ -332,11 +332,17 @@ def lint_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default=None, metavar="ID",
+                   help="the run to draw (default: the last that built something)")
+    p.add_argument("--list", action="store_true",
+                   help="list the runs the cache keeps instead: id, start, targets, prefix, "
+                        "what each did")
     p.add_argument("--prefix", type=path, default=None, metavar="DIR",
                    help="the prefix the run should have been for (a note when it was not)")
     add_cache_dir(p)
     p.add_argument("-O", "--output", type=path, default=None, metavar="FILE",
-                   help="where to write the page (default: CACHE/runs/report.html)")
+                   help="where to write the page (default: CACHE/runs/RUN.html)")
+    p.add_argument("--json", action="store_true", help="with --list: machine-readable output")
 
 
 def clean_arguments(p: argparse.ArgumentParser) -> None:
@@ -469,10 +475,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "example: srcbuild lint recipes/",
         lint_arguments, "authoring:lint"),
     "report": Subcommand(
-        "an HTML timeline of the last run: where the time went",
+        "an HTML timeline of a run: where the time went; --list: the runs kept",
         "A self-contained HTML page of the last run that built something "
-        "(CACHE/runs/last -> RUN.jsonl).\n\n"
-        "example: srcbuild report -O run.html",
+        "(CACHE/runs/last -> RUN.jsonl), or of any run the cache keeps (--run ID); --list "
+        "lists them.\n\n"
+        "examples: srcbuild report -O run.html\n"
+        "          srcbuild report --list\n"
+        "          srcbuild report --run 20250301-101500-4242",
         report_arguments, "report:report"),
     "lock": Subcommand(
         "print a srcbuild.lock (JSON) of the resolved graph",

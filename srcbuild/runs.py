@@ -3,6 +3,7 @@ sharing a cache (two prefixes, or a run after an interrupted one) never mix or o
 each other's.
 
     CACHE/runs/RUN.jsonl          the run's events (one JSON object a line)
+    CACHE/runs/RUN.html           its timeline, once `srcbuild report` (or install) wrote it
     CACHE/runs/last -> RUN.jsonl  the last run that started building something
     CACHE/logs/RUN/NAME/PHASE.log the phase logs of package NAME in that run
 
@@ -49,11 +50,23 @@ def events_path(cache_dir: Path, run_id: str) -> Path:
     return runs_dir(cache_dir) / f"{run_id}.jsonl"
 
 
+def report_page(cache_dir: Path, run_id: str) -> Path:
+    """CACHE/runs/RUN.html: the run's timeline, as `srcbuild report` writes it."""
+    return events_path(cache_dir, run_id).with_suffix(".html")
+
+
+def run_logs(cache_dir: Path, run_id: str) -> Path:
+    """CACHE/logs/RUN: the logs of one run, a folder per package."""
+    if not is_run_id(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    return cache_dir / "logs" / run_id
+
+
 def log_dir(cache_dir: Path, run_id: str, name: str) -> Path:
     """CACHE/logs/RUN/NAME: the phase logs of one package in one run."""
-    if not is_run_id(run_id) or not is_valid_name(name):
-        raise ValueError(f"not a run id and a recipe name: {run_id!r}, {name!r}")
-    return cache_dir / "logs" / run_id / name
+    if not is_valid_name(name):
+        raise ValueError(f"not a recipe name: {name!r}")
+    return run_logs(cache_dir, run_id) / name
 
 
 def last_run(cache_dir: Path) -> str | None:
@@ -98,7 +111,7 @@ def list_runs(cache_dir: Path) -> list[RunInfo]:
     ids = sorted((p.name.removesuffix(".jsonl") for p in folder.glob("*.jsonl")
                   if is_run_id(p.name.removesuffix(".jsonl"))),
                  key=lambda r: (r.rsplit("-", 1)[0], int(r.rsplit("-", 1)[1])))
-    return [RunInfo(r, folder / f"{r}.jsonl", cache_dir / "logs" / r, r == last) for r in ids]
+    return [RunInfo(r, folder / f"{r}.jsonl", run_logs(cache_dir, r), r == last) for r in ids]
 
 
 def package_logs(prefix: Path, name: str) -> Path | None:

@@ -35,7 +35,7 @@ def report(req: api.Request, prefix: Path, built: str) -> Path | None:
     """This run's HTML timeline, written now; None when it cannot be (it is only a report).
     The run is the one the state record of a package it built names (runs.py)."""
     from srcbuild.commands.report import write_report
-    from srcbuild.runs import events_path
+    from srcbuild.runs import events_path, report_page
     from srcbuild.state import PrefixState
 
     pkg = PrefixState(prefix).get(built)
@@ -43,7 +43,7 @@ def report(req: api.Request, prefix: Path, built: str) -> Path | None:
         if pkg is None or not pkg.run:
             return None
         return write_report(events_path(req.cache_dir, pkg.run),
-                            req.cache_dir / "runs" / "report.html")
+                            report_page(req.cache_dir, pkg.run))
     except (OSError, ValueError):
         return None
 
