@@ -345,6 +345,20 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="with --list: machine-readable output")
 
 
+def log_arguments(p: argparse.ArgumentParser) -> None:
+    from srcbuild.buildlogs import PHASE_LOGS
+
+    recipe_name(p, "name", "an installed package (or one whose build failed)")
+    p.add_argument("--phase", choices=(*PHASE_LOGS, "all"), default=None,
+                   help="which phase's log (default: the last one written: the check's, or "
+                        "where a failed build ended); all: every one, in order")
+    p.add_argument("--run", default=None, metavar="ID",
+                   help="the logs of this run (`srcbuild report --list`) instead of the "
+                        "build that produced what is installed")
+    add_prefix(p)
+    add_cache_dir(p)
+
+
 def clean_arguments(p: argparse.ArgumentParser) -> None:
     add_cache_dir(p)
     add_recipe_dirs(p)
@@ -483,6 +497,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "          srcbuild report --list\n"
         "          srcbuild report --run 20250301-101500-4242",
         report_arguments, "report:report"),
+    "log": Subcommand(
+        "print the log of the build that produced an installed package",
+        "The phase logs of the build whose result the prefix has installed (its state "
+        "record names the run); for a package the prefix does not have, those of its latest "
+        "build in the cache (a failed one: where it ended). Without --phase, the last log "
+        "written: the check's when there is one. What is shown goes to stderr, the log to "
+        "stdout.\n\n"
+        "examples: srcbuild log zlib --prefix ~/lab\n"
+        "          srcbuild log qemu --phase build | grep -i warning",
+        log_arguments, "log:log"),
     "lock": Subcommand(
         "print a srcbuild.lock (JSON) of the resolved graph",
         "Pin the resolved graph: recipes, digests, sources, system requirements.\n\n"

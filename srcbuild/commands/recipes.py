@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def human_size(n: float) -> str:
 
 def info(args: argparse.Namespace) -> int:
     """The recipe; with --prefix, what the prefix holds of it (a package may be installed
-    whose recipe is gone: then only that)."""
+    whose recipe is gone: then only that), and the linkage of its ELF files."""
     recipes = book(args)
     prefix = args.prefix.resolve() if args.prefix is not None else None
     if prefix is not None:
@@ -106,25 +107,28 @@ def info(args: argparse.Namespace) -> int:
     pkg = PrefixState(prefix).get(args.name) if prefix is not None else None
     r = recipes.get(args.name) if recipes.has(args.name) or pkg is None else None
     fields: dict[str, Any] = recipe_fields(r) if r is not None else {"name": args.name}
+    section = installed_section(prefix, pkg, args) \
+        if prefix is not None and pkg is not None else None
     if prefix is not None:
-        fields["installed"] = installed_fields(prefix, pkg, args.files) if pkg else None
-    linkage = installed_linkage(prefix, args.name) if pkg is not None and prefix is not None else None
+        fields["installed"] = section.fields if section is not None else None
+    linkage = installed_linkage(prefix, args.name) \
+        if prefix is not None and pkg is not None else None
     if args.json:
         print(json.dumps(fields | ({"linkage": linkage} if linkage is not None else {}),
                          indent=1))
         return EXIT_OK
-    installed = fields.pop("installed", False)
+    fields.pop("installed", None)
     for key, value in fields.items():
         if isinstance(value, list):
             value = ", ".join(value) or "-"
         elif isinstance(value, dict):
             value = "; ".join(f"{k}={v['default']} ({v['help']})" for k, v in value.items()) or "-"
         say(f"{key + ':':<14} {value}")
-    if installed is None:
+    if prefix is not None and pkg is None:
         say(f"{'installed:':<14} not in {prefix}")
         return EXIT_FAILED
-    if installed:
-        print_installed(installed, args.files)
+    for line in section.lines if section is not None else []:
+        say(line)
     if linkage is not None:
         print_linkage(linkage)
     return EXIT_OK
@@ -140,32 +144,44 @@ def recipe_fields(r: Recipe) -> dict[str, Any]:
             "options": {o.name: {"default": o.default, "help": o.help} for o in r.options}}
 
 
-def installed_fields(prefix: Path, pkg: Installed, files: bool) -> dict[str, Any]:
+# -- info NAME --prefix DIR: what the prefix has of the package --------------------------
+@dataclass(frozen=True)
+class Section:
+    """The installed block of `info --prefix`: its fields are the "installed" object of
+    --json, its lines are printed after the recipe."""
+
+    fields: dict[str, Any]
+    lines: list[str]
+
+
+def installed_section(prefix: Path, pkg: Installed, args: argparse.Namespace) -> Section:
+    """Version, build hash, when, the run that built it and its logs, source, options,
+    files and size."""
     from srcbuild.explain import stamp
 
     out: dict[str, Any] = {
         "prefix": str(prefix), "version": pkg.version, "build_hash": pkg.build_hash,
         "installed_at": stamp(pkg.installed_at) if pkg.installed_at else "",
+        "run": pkg.run, "logs": pkg.logs,
         "source": " ".join(f"{k}={v}" for k, v in sorted(pkg.source.items())),
         "options": pkg.options, "built against": list(pkg.requires),
         "files": len(pkg.files), "size": installed_size(prefix, pkg)}
-    if files:
+    if args.files:
         out["file list"] = [str(prefix / f) for f in pkg.files]
-    return out
-
-
-def print_installed(fields: dict[str, Any], files: bool) -> None:
-    say(f"installed in {fields['prefix']}:")
-    for key in ("version", "build_hash", "installed_at", "source", "built against"):
-        value = fields[key]
+    lines = [f"installed in {prefix}:"]
+    for key in ("version", "build_hash", "installed_at", "run", "logs", "source",
+                "built against"):
+        value = out[key]
         shown = ", ".join(value) if isinstance(value, list) else str(value)
-        say(f"  {key.replace('_', ' ') + ':':<14} {shown or '-'}")
-    opts = fields["options"]
-    say(f"  {'options:':<14} {' '.join(f'{k}={v}' for k, v in opts.items()) or '-'}")
-    say(f"  {'files:':<14} {fields['files']} ({human_size(fields['size'])})"
-          + ("" if files else "; --files lists them"))
-    for f in fields.get("file list", []):
-        say(f"    {f}")
+        lines.append(f"  {key.replace('_', ' ') + ':':<14} {shown or '-'}")
+        if key == "logs" and pkg.logs:
+            lines.append(f"  {'':<14} (srcbuild log {pkg.name} --prefix {prefix} prints them)")
+    opts = out["options"]
+    lines.append(f"  {'options:':<14} {' '.join(f'{k}={v}' for k, v in opts.items()) or '-'}")
+    lines.append(f"  {'files:':<14} {out['files']} ({human_size(out['size'])})"
+                 + ("" if args.files else "; --files lists them"))
+    lines += [f"    {f}" for f in out.get("file list", [])]
+    return Section(out, lines)
 
 
 def search(args: argparse.Namespace) -> int:

@@ -1,0 +1,56 @@
+"""The phase logs of one package's build, for `srcbuild log`: those of the build that
+produced what a prefix has installed (its state record names the run and the folder), or,
+for a package a prefix does not have (a build that failed) or a run asked for by id, those a
+run the cache keeps holds (runs.py: CACHE/logs/RUN/NAME/PHASE.log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcbuild.runs import list_runs, log_dir
+from srcbuild.state import PrefixState
+
+# the order a build writes its logs in (phases.py); the last one written is where it ended
+PHASE_LOGS = ("patch", "configure", "build", "install", "check")
+
+
+@dataclass(frozen=True)
+class BuildLogs:
+    name: str
+    run: str  # '' for a record written before run ids
+    folder: Path
+    installed: bool  # the logs of the build that produced what the prefix has
+
+    def files(self) -> list[Path]:
+        """The folder's logs in phase order (others, if any, after them by name)."""
+        try:
+            found = {p.stem: p for p in self.folder.glob("*.log") if p.is_file()}
+        except OSError:
+            return []
+        known = [found.pop(phase) for phase in PHASE_LOGS if phase in found]
+        return known + [found[k] for k in sorted(found)]
+
+
+def installed_logs(prefix: Path, name: str) -> BuildLogs | None:
+    """What the state record of ``name`` in ``prefix`` names; None when it is not installed."""
+    pkg = PrefixState(prefix).get(name)
+    if pkg is None:
+        return None
+    return BuildLogs(name, pkg.run, Path(pkg.logs) if pkg.logs else Path(), True)
+
+
+def runs_with_logs(cache_dir: Path, name: str) -> list[str]:
+    """The kept runs that hold logs of ``name``, newest first."""
+    return [r.run_id for r in reversed(list_runs(cache_dir))
+            if log_dir(cache_dir, r.run_id, name).is_dir()]
+
+
+def cached_logs(cache_dir: Path, name: str, run: str | None = None) -> BuildLogs | None:
+    """The logs of ``name`` in ``run``, else in the newest run that has some; None if none."""
+    runs = [run] if run else runs_with_logs(cache_dir, name)[:1]
+    for run_id in runs:
+        folder = log_dir(cache_dir, run_id, name)
+        if folder.is_dir():
+            return BuildLogs(name, run_id, folder, False)
+    return None

@@ -1,0 +1,127 @@
+"""Issue 14, logs and runs: `srcbuild log` prints the log of the build that produced what is
+installed (or where a failed build ended), `report --list` and `report --run` reach any kept
+run, `info --prefix` names the run and its logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Srcbuild
+from pkgfactory import recipe
+
+
+def recipes(root: Path) -> Path:
+    """echoer: a build and a check that say which prefix they ran for; fails: a build that
+    configures, then fails."""
+    r = root / "r"
+    recipe(r, "echoer", """
+        version = "1"
+        check = [["sh", "-c", "echo 'PASS: checked for {{ prefix }}'"]]
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [["sh", "-c", "echo building for {{ prefix }}"]]
+        install = [["sh", "-c", "mkdir -p {{ stage }}/share && echo x > {{ stage }}/share/e"]]
+        """)
+    recipe(r, "fails", """
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        configure = [["sh", "-c", "echo configured"]]
+        build = [["sh", "-c", "echo 'cc: error: no such file'; exit 1"]]
+        install = [["true"]]
+        """)
+    return r
+
+
+def record(prefix: Path, name: str) -> dict:
+    return json.loads((prefix / ".srcbuild" / "packages" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Srcbuild, Path, Path, Path]:
+    """echoer built into prefix one, then (another run, same cache) into prefix two; then a
+    failed build of fails into one."""
+    root = tmp_path_factory.mktemp("logs")
+    r = recipes(root)
+    sb = Srcbuild(root / "one", root / "cache")
+    sb("echoer", "--recipes", str(r), "--quiet")
+    sb("echoer", "--recipes", str(r), "--quiet", prefix=root / "two")
+    sb("fails", "--recipes", str(r), "--quiet", check=1)
+    return sb, r, root / "one", root / "two"
+
+
+def test_log_prints_the_check_log_of_the_installed_build(two_runs):
+    sb, _, one, _ = two_runs
+    rec = record(one, "echoer")
+    cp = sb("log", "echoer", prefix=one)
+    logs = Path(rec["logs"])
+    assert cp.stdout == (logs / "check.log").read_text()
+    assert f"PASS: checked for {one}" in cp.stdout
+    head = cp.stderr.splitlines()
+    assert head[0] == f"echoer: the build installed in {one}, run {rec['run']}"
+    assert head[1] == f"  logs: {logs}: build, install, check (shown)"
+    # the second prefix's run is newer and has its own logs of echoer
+    two_run = record(two_runs[3], "echoer")["run"]
+    assert f"  note: a newer run also has logs of echoer: --run {two_run}" in head
+
+
+def test_log_phase_and_all(two_runs):
+    sb, _, one, two = two_runs
+    build = sb("log", "echoer", "--phase", "build", prefix=two).stdout
+    assert f"building for {two}\n" in build and "PASS:" not in build
+    every = sb("log", "echoer", "--phase", "all", prefix=one).stdout
+    logs = Path(record(one, "echoer")["logs"])
+    assert [line for line in every.splitlines() if line.startswith("==> ")] == [
+        f"==> {logs / p}.log <==" for p in ("build", "install", "check")]
+    missing = sb("log", "echoer", "--phase", "configure", prefix=one, check=2)
+    assert "wrote no configure log" in missing.stderr
+    assert "Its logs: build, install, check." in missing.stderr
+
+
+def test_log_of_a_failed_build_shows_where_it_ended(two_runs):
+    sb, _, one, _ = two_runs
+    cp = sb("log", "fails", prefix=one)
+    assert "cc: error: no such file" in cp.stdout  # build.log, not configure.log
+    assert "configured" not in cp.stdout
+    assert f"(not installed in {one}; its last log is build: where it ended)" in cp.stderr
+    assert "configure, build (shown)" in cp.stderr
+
+
+def test_log_of_an_unknown_name_suggests(two_runs):
+    sb, _, one, _ = two_runs
+    cp = sb("log", "echoe", prefix=one, check=2)
+    assert "echoe is not installed in" in cp.stderr and "echoer" in cp.stderr
+    bad = sb("log", "echoer", "--run", "yesterday", check=2)
+    assert "--run yesterday is not a run id" in bad.stderr
+
+
+def test_info_prefix_names_the_run_and_its_logs(two_runs):
+    sb, r, one, _ = two_runs
+    rec = record(one, "echoer")
+    out = sb("info", "echoer", "--recipes", str(r), prefix=one).stdout
+    assert f"  run:           {rec['run']}" in out.splitlines()
+    assert f"  logs:          {rec['logs']}" in out.splitlines()
+    assert f"(srcbuild log echoer --prefix {one} prints them)" in out
+    got = json.loads(sb("info", "echoer", "--recipes", str(r), "--json", prefix=one).stdout)
+    assert got["installed"]["run"] == rec["run"] and got["installed"]["logs"] == rec["logs"]
+
+
+def test_report_lists_runs_and_draws_any_of_them(two_runs):
+    sb, _, one, two = two_runs
+    first, second = record(one, "echoer")["run"], record(two, "echoer")["run"]
+    listed = sb("report", "--list").stdout.splitlines()
+    ours = [line for line in listed if line.split()[0] in (first, second)]
+    assert ours[0].startswith(first) and ours[0].endswith(f"echoer -> {one}: 1 built")
+    assert ours[1].startswith(second) and ours[1].endswith(f"echoer -> {two}: 1 built")
+    assert listed[-2].endswith("fails -> " + str(one) + ": 1 failed  (last)")
+    cp = sb("report", "--run", first)
+    page = sb.cache / "runs" / f"{first}.html"
+    assert cp.stdout.strip() == str(page) and str(one) in page.read_text()
+    unknown = sb("report", "--run", "20000101-000000-1", check=2)
+    assert "is not kept in" in unknown.stderr and second in unknown.stderr
