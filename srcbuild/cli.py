@@ -359,9 +359,24 @@ def log_arguments(p: argparse.ArgumentParser) -> None:
     add_cache_dir(p)
 
 
+def days(text: str) -> float:
+    """argparse's type for --keep-days: a number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def clean_arguments(p: argparse.ArgumentParser) -> None:
     add_cache_dir(p)
     add_recipe_dirs(p)
+    p.add_argument("--keep-days", type=days, default=30.0, metavar="D",
+                   help="prune runs (events, logs, report page) older than D days (default: "
+                        "30); the last run that built something and every run a prefix still "
+                        "has packages from are kept")
     p.add_argument("--dry-run", action="store_true",
                    help="say what would be removed and how much space it frees; remove nothing")
 
@@ -526,11 +541,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "example: srcbuild verify-repro zlib",
         verify_repro_arguments, "provision:verify_repro"),
     "clean": Subcommand(
-        "free cache space: stale work folders, unused source trees",
-        "Remove work folders whose srcbuild run is gone and extracted source trees that no "
-        "recipe's current sha256 uses; then show what the cache holds. The verified "
-        "archives (CACHE/sources) are kept.\n\n"
-        "example: srcbuild clean --dry-run",
+        "free cache space: stale work folders, unused source trees, old runs",
+        "Remove work folders that no running srcbuild holds, extracted source trees that no "
+        "recipe's current sha256 uses, and runs (events, logs, report page) older than "
+        "--keep-days that no installed package came from; then show what the cache holds. "
+        "The verified archives (CACHE/sources) are kept.\n\n"
+        "example: srcbuild clean --dry-run --keep-days 7",
         clean_arguments, "clean:clean"),
     "completion": Subcommand(
         "print a shell completion script (bash, zsh, fish)",

@@ -1,15 +1,30 @@
 """What each run a cache keeps did, read back from its events (runs.py names the files):
 into which prefix, for which targets, what it built and whether it ended well. For
-`srcbuild report --list`."""
+`srcbuild report --list`, and for `srcbuild clean`, which prunes old runs but never one
+that an install record of a prefix the cache has built into still points at."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srcbuild.errors import SrcbuildError
 from srcbuild.kinds import EventKind, Status
 from srcbuild.report import read_events
-from srcbuild.runs import RunInfo, list_runs
+from srcbuild.runs import (
+    RunInfo,
+    events_path,
+    is_run_id,
+    last_run,
+    list_runs,
+    report_page,
+    run_logs,
+)
+from srcbuild.sessions import proc_stat
+from srcbuild.state import PrefixState
 
 DONE = (Status.BUILT, Status.RESTORED)
 
@@ -61,3 +76,102 @@ def summarize(info: RunInfo) -> RunSummary:
 def summaries(cache_dir: Path) -> list[RunSummary]:
     """Every kept run, oldest first."""
     return [summarize(info) for info in list_runs(cache_dir)]
+
+
+def in_use(runs: list[RunSummary], also: tuple[Path, ...] = ()
+           ) -> tuple[dict[str, str], list[str]]:
+    """The runs that an install record still points at (run id -> the package and prefix),
+    and the prefixes whose records could not be read (why).
+
+    The cache does not know every prefix, but each run's events name the prefix it built
+    into; those (and ``also``, such as the default prefix) are read.
+    """
+    prefixes = {Path(r.prefix) for r in runs if r.prefix} | set(also)
+    used: dict[str, str] = {}
+    unreadable = []
+    for prefix in sorted(prefixes):
+        try:
+            packages = PrefixState(prefix).packages()
+        except SrcbuildError as e:  # a damaged record: which runs it points at is unknown
+            unreadable.append(e.message)
+            continue
+        for pkg in packages.values():
+            if pkg.run:
+                used.setdefault(pkg.run, f"{pkg.name} in {prefix}")
+    return used, unreadable
+
+
+def live(info: RunInfo) -> bool:
+    """True while the process that the run id names may still be running it (its pid is
+    alive and started before the run's second ended): such a run is never pruned."""
+    st = proc_stat(int(info.run_id.rsplit("-", 1)[1]))
+    if st is None:
+        return False
+    try:
+        boot = next(float(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return True  # cannot tell: keep it
+    return boot + st.start / os.sysconf("SC_CLK_TCK") <= info.started + 1
+
+
+@dataclass(frozen=True)
+class Prunable:
+    info: RunInfo
+    why: str
+
+
+def prunable(cache_dir: Path, keep_days: float, also: tuple[Path, ...] = ()
+             ) -> tuple[list[Prunable], dict[str, str]]:
+    """The runs `srcbuild clean` removes: older than ``keep_days``, not the last that built
+    something, not pointed at by an install record, not running. Also what keeps the
+    others (run id -> why), for --dry-run to say. When a prefix's records cannot be read,
+    no run is pruned."""
+    runs = summaries(cache_dir)
+    used, unreadable = in_use(runs, also)
+    if unreadable:
+        why = f"kept with every run: {unreadable[0]}"
+        return [], {r.info.run_id: why for r in runs}
+    last = last_run(cache_dir)
+    cutoff = time.time() - keep_days * 86400
+    out, kept = [], {}
+    for r in runs:
+        rid = r.info.run_id
+        if rid == last:
+            kept[rid] = "the last run that built something"
+        elif rid in used:
+            kept[rid] = f"installed from it: {used[rid]}"
+        elif r.info.started >= cutoff:
+            kept[rid] = f"younger than {keep_days:g} days"
+        elif live(r.info):
+            kept[rid] = "still running"
+        else:
+            out.append(Prunable(r.info, f"{r.outcome}; older than {keep_days:g} days, and no "
+                                        "install record points at it"))
+    return out, kept
+
+
+def remove_run(cache_dir: Path, run_id: str) -> None:
+    """A run's events, its logs and its report page."""
+    events_path(cache_dir, run_id).unlink(missing_ok=True)
+    report_page(cache_dir, run_id).unlink(missing_ok=True)
+    shutil.rmtree(run_logs(cache_dir, run_id), ignore_errors=True)
+
+
+def old_layout(cache_dir: Path, keep_days: float) -> list[Path]:
+    """What srcbuild kept before run ids, older than ``keep_days``: CACHE/logs/NAME (one
+    recipe's last logs, whatever prefix) and CACHE/runs/last.jsonl, report.html; no
+    install record points at them."""
+    cutoff = time.time() - keep_days * 86400
+    logs = cache_dir / "logs"
+    found = [p for p in (sorted(logs.iterdir()) if logs.is_dir() else [])
+             if p.is_dir() and not is_run_id(p.name)]
+    found += [cache_dir / "runs" / name for name in ("last.jsonl", "report.html")]
+    out = []
+    for p in found:
+        try:
+            if p.lstat().st_mtime < cutoff:
+                out.append(p)
+        except OSError:
+            continue
+    return out

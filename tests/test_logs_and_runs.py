@@ -1,10 +1,13 @@
 """Issue 14, logs and runs: `srcbuild log` prints the log of the build that produced what is
 installed (or where a failed build ended), `report --list` and `report --run` reach any kept
-run, `info --prefix` names the run and its logs."""
+run, `info --prefix` names the run and its logs, and `clean` prunes old runs but never one
+that an installed package came from."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,57 @@ def test_report_lists_runs_and_draws_any_of_them(two_runs):
     assert cp.stdout.strip() == str(page) and str(one) in page.read_text()
     unknown = sb("report", "--run", "20000101-000000-1", check=2)
     assert "is not kept in" in unknown.stderr and second in unknown.stderr
+
+
+def old_run(cache: Path, run_id: str, prefix: Path) -> None:
+    """A run as an older srcbuild would have left it: events naming the prefix, and logs."""
+    (cache / "runs" / f"{run_id}.jsonl").write_text(json.dumps(
+        {"event": "plan", "time": 0, "prefix": str(prefix), "targets": ["echoer"],
+         "steps": []}) + "\n")
+    logs = cache / "logs" / run_id / "echoer"
+    logs.mkdir(parents=True)
+    (logs / "build.log").write_text("x" * 5000)
+
+
+def test_clean_prunes_old_runs_but_not_those_installed_from(tmp_path):
+    r = recipes(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    sb = Srcbuild(one, tmp_path / "cache")
+    sb("echoer", "--recipes", str(r), "--quiet")  # run A: installed in one
+    sb("echoer", "--recipes", str(r), "--quiet", prefix=two)  # run B: the last real run
+    sb("echoer", "--recipes", str(r), "--quiet")  # run C: nothing to do
+    a, b = record(one, "echoer")["run"], record(two, "echoer")["run"]
+    sb("uninstall", "echoer", prefix=two)  # B is still the last run that built something
+    cache = sb.cache
+    old_run(cache, "20200101-000000-99999", tmp_path / "gone")
+    old_run(cache, "20200102-000000-99999", one)
+    legacy = cache / "logs" / "echoer"  # the layout before run ids
+    legacy.mkdir()
+    (legacy / "build.log").write_text("old")
+    past = time.time() - 90 * 86400
+    os.utime(legacy, (past, past))
+    runs = sorted(p.name.removesuffix(".jsonl") for p in (cache / "runs").glob("*.jsonl"))
+    c = [x for x in runs if x not in (a, b) and not x.startswith("2020")]
+    assert len(runs) == 5 and len(c) == 1
+
+    dry = sb("clean", "--dry-run").stdout  # the default: older than 30 days
+    assert "Would remove run 20200101-000000-99999 (" in dry
+    assert "Would remove run 20200102-000000-99999 (" in dry  # no record points at it
+    assert "Would remove logs/echoer (" in dry and "from before run ids" in dry
+    assert f"run {c[0]}" not in dry and "Would keep 3 run(s): " in dry
+    assert (cache / "runs" / "20200101-000000-99999.jsonl").exists() and legacy.exists()
+
+    out = sb("clean", "--keep-days", "0").stdout
+    assert f"Removed run {c[0]} (" in out  # the no-op run, at once with --keep-days 0
+    assert f"run {a}" not in out and f"run {b}" not in out
+    assert "Kept 2 run(s): " in out and "1 with packages still installed" in out
+    assert "the last run that built something" in out
+    left = sorted(p.name for p in (cache / "runs").glob("*.jsonl"))
+    assert left == sorted([f"{a}.jsonl", f"{b}.jsonl"])
+    assert not (cache / "logs" / "20200101-000000-99999").exists() and not legacy.exists()
+    assert sb("log", "echoer").stdout  # the installed build's logs are still there
+
+    sb("uninstall", "echoer")  # nothing comes from A any more
+    again = sb("clean", "--keep-days", "0").stdout
+    assert f"Removed run {a} (" in again and f"run {b}" not in again
+    assert not (cache / "logs" / a).exists() and (cache / "logs" / b).exists()

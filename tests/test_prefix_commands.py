@@ -275,7 +275,7 @@ def test_clean_removes_stale_work_and_unused_trees_only(sb, tmp_path):
         assert killed.exists() and kept.exists() and unused.exists()
         assert "sources" in dry and "(verified archives, kept)" in dry
         out = sb("clean").stdout
-        assert "Removed 3 folder(s)" in out
+        assert "Removed 3 item(s)" in out
         assert not killed.exists() and not kept.exists() and not unused.exists()
         assert live.exists() and used.exists() and (cache / "sources" / zlib_sha).exists()
     finally:
