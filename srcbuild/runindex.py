@@ -5,7 +5,6 @@ that an install record of a prefix the cache has built into still points at."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from srcbuild.runs import (
     report_page,
     run_logs,
 )
-from srcbuild.sessions import proc_stat
 from srcbuild.state import PrefixState
+from srcbuild.workdirs import held
 
 DONE = (Status.BUILT, Status.RESTORED)
 
@@ -34,29 +33,41 @@ class RunSummary:
     info: RunInfo
     prefix: str = ""  # '' for a run that stopped before its plan
     targets: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # packages it began to build
     built: list[str] = field(default_factory=list)  # built or restored
     failed: list[str] = field(default_factory=list)
     ended: bool = False  # a summary event: the run was not stopped by a signal or killed
     ok: bool = False
+    running: bool = False  # its process still holds its events file (workdirs.held)
+
+    @property
+    def unfinished(self) -> list[str]:
+        """Packages it began and did not finish: building now, or when it was killed."""
+        return [n for n in self.started if n not in self.built and n not in self.failed]
 
     @property
     def outcome(self) -> str:
-        """One phrase: what the run did."""
+        """One phrase: what the run did (or is doing)."""
         if not self.prefix:
-            return "stopped before its plan"
-        if not self.built and not self.failed:
-            return ("nothing to do" if self.ended and self.ok else
-                    "built nothing" if self.ended else "stopped before building")
+            return "running, before its plan" if self.running else "stopped before its plan"
         parts = [f"{len(self.built)} built"] if self.built else []
         parts += [f"{len(self.failed)} failed"] if self.failed else []
-        if not self.ended:
-            parts.append("interrupted")
+        busy = ", ".join(self.unfinished)
+        if self.running and not self.ended:
+            parts.append(f"building {busy} now" if busy else "running")
+        elif not self.ended:
+            parts.append(f"interrupted while building {busy}" if busy else
+                         "interrupted" if parts else "stopped before building")
+        elif not parts:
+            parts.append("nothing to do" if self.ok else "built nothing")
         return ", ".join(parts)
 
 
 def summarize(info: RunInfo) -> RunSummary:
-    """The run's summary from its events file (an unreadable one says nothing)."""
-    out = RunSummary(info)
+    """The run's summary from its events file (an unreadable one says nothing). Whether it
+    runs is asked first: a run that ends meanwhile has its summary event read, not taken
+    for one that was killed."""
+    out = RunSummary(info, running=held(info.events))
     try:
         events = read_events(info.events)
     except (OSError, ValueError):
@@ -66,6 +77,8 @@ def summarize(info: RunInfo) -> RunSummary:
         if kind == EventKind.PLAN and not out.prefix:
             out.prefix = str(e.get("prefix", ""))
             out.targets = [str(t) for t in e.get("targets", [])]
+        elif kind == EventKind.PACKAGE_START:
+            out.started.append(str(e["recipe"]))
         elif kind == EventKind.PACKAGE_END:
             (out.built if e.get("status") in DONE else out.failed).append(str(e["recipe"]))
         elif kind == EventKind.SUMMARY:
@@ -101,20 +114,6 @@ def in_use(runs: list[RunSummary], also: tuple[Path, ...] = ()
     return used, unreadable
 
 
-def live(info: RunInfo) -> bool:
-    """True while the process that the run id names may still be running it (its pid is
-    alive and started before the run's second ended): such a run is never pruned."""
-    st = proc_stat(int(info.run_id.rsplit("-", 1)[1]))
-    if st is None:
-        return False
-    try:
-        boot = next(float(line.split()[1]) for line in
-                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError):
-        return True  # cannot tell: keep it
-    return boot + st.start / os.sysconf("SC_CLK_TCK") <= info.started + 1
-
-
 @dataclass(frozen=True)
 class Prunable:
     info: RunInfo
@@ -143,7 +142,7 @@ def prunable(cache_dir: Path, keep_days: float, also: tuple[Path, ...] = ()
             kept[rid] = f"installed from it: {used[rid]}"
         elif r.info.started >= cutoff:
             kept[rid] = f"younger than {keep_days:g} days"
-        elif live(r.info):
+        elif r.running:
             kept[rid] = "still running"
         else:
             out.append(Prunable(r.info, f"{r.outcome}; older than {keep_days:g} days, and no "

@@ -18,13 +18,17 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from srcbuild.events import Event, FileRecorder
 from srcbuild.kinds import EventKind
 from srcbuild.safety import is_valid_name
 from srcbuild.state import PrefixState
+from srcbuild.workdirs import owned_temp
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d+")
 LAST = "last"
@@ -123,13 +127,34 @@ def package_logs(prefix: Path, name: str) -> Path | None:
 
 class Recorder(FileRecorder):
     """Writes a run's events (but log lines) to CACHE/runs/RUN.jsonl as they happen, and
-    makes the run ``last`` when its first package starts; a context manager."""
+    makes the run ``last`` when its first package starts; a context manager.
+
+    The events file is locked from the moment it exists until the run ends, however it
+    ends (workdirs.held): `srcbuild clean` never prunes a run that is still going.
+    """
 
     def __init__(self, cache_dir: Path, run_id: str) -> None:
         super().__init__(events_path(cache_dir, run_id))
         self.cache_dir = cache_dir
         self.run_id = run_id
         self.started = False
+        self._owner = ExitStack()
+
+    def __enter__(self) -> Self:
+        folder = runs_dir(self.cache_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        # created locked under a temporary name, then renamed: never there and free
+        temp = self._owner.enter_context(owned_temp(folder, self.run_id))
+        temp.chmod(0o644)
+        os.replace(temp, self.path)
+        return super().__enter__()  # opens the same file: the lock stays with it
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            super().__exit__(kind, value, tb)
+        finally:
+            self._owner.close()
 
     def __call__(self, event: Event) -> None:
         super().__call__(event)

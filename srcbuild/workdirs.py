@@ -9,7 +9,9 @@ removes the ``running`` mark, and the folder stays for inspection (a failed buil
 uses the cache kills the survivors of its sessions and removes it.
 
 Temporaries (``.part-*``: downloads, copies, binary-cache entries being written) are
-locked by their writer in the same way (owned_temp) and swept when their lock is free.
+locked by their writer in the same way (owned_temp) and swept when their lock is free. A
+run's events file (CACHE/runs/RUN.jsonl) is one such temporary renamed into place, locked
+until the run ends (runs.Recorder): held() tells a running run's from a finished one's.
 """
 
 from __future__ import annotations
@@ -163,6 +165,22 @@ def owned_temp(folder: Path, name: str = "") -> Iterator[Path]:
         yield Path(path)
     finally:
         os.close(fd)
+
+
+def held(path: Path) -> bool:
+    """True while a live process holds the flock of ``path`` (a running run's events file);
+    False when the file is free or gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # EAGAIN: another process holds it (any other error: cannot tell)
+    finally:
+        os.close(fd)
+    return False
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:

@@ -182,3 +182,57 @@ def test_clean_prunes_old_runs_but_not_those_installed_from(tmp_path):
     again = sb("clean", "--keep-days", "0").stdout
     assert f"Removed run {a} (" in again and f"run {b}" not in again
     assert not (cache / "logs" / a).exists() and (cache / "logs" / b).exists()
+
+
+def test_clean_keeps_a_running_run_and_prunes_it_once_killed(tmp_path):
+    """A run holds the lock of its events file until it ends, however it ends: clean keeps
+    a run that is still building (though neither last nor installed from), and prunes it,
+    with the work folder its kill -9 left, once it is gone."""
+    r = recipes(tmp_path)
+    go, pid = tmp_path / "go", tmp_path / "pid"
+    recipe(r, "waiter", """
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [["sh", "-c", "echo $$ > PID; while [ ! -e GO ]; do sleep 0.1; done"]]
+        install = [["true"]]
+        """.replace("PID", str(pid)).replace("GO", str(go)))
+    one = tmp_path / "one"
+    sb = Srcbuild(one, tmp_path / "cache")
+    waiter = Srcbuild(tmp_path / "w", sb.cache).popen("waiter", "--recipes", str(r), "--quiet")
+    step = 0
+    try:
+        for _ in range(6000):  # a loaded machine can take long to start the step
+            if pid.exists() and pid.read_text().strip() or waiter.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert waiter.poll() is None, waiter.communicate()[1]
+        step = int(pid.read_text())
+        sb("echoer", "--recipes", str(r), "--quiet")  # now the last run that built something
+        running = [p.name.removesuffix(".jsonl") for p in (sb.cache / "runs").glob("*.jsonl")
+                   if p.name.removesuffix(".jsonl") != record(one, "echoer")["run"]]
+        assert len(running) == 1
+
+        out = sb("clean", "--keep-days", "0").stdout
+        assert f"run {running[0]}" not in out and "1 still running" in out, out
+        assert (sb.cache / "runs" / f"{running[0]}.jsonl").exists()
+        listed = sb("report", "--list").stdout
+        assert f"waiter -> {tmp_path / 'w'}: building waiter now" in listed, listed
+
+        waiter.kill()  # kill -9: its build step lives on in its own session
+        waiter.communicate(timeout=60)
+        assert Path(f"/proc/{step}").exists()
+        out = sb("clean", "--keep-days", "0").stdout
+        assert f"Removed run {running[0]} (" in out, out
+        assert "interrupted while building waiter; older than 0 days" in out
+        assert "left by a killed run" in out  # its work folder, after stopping the step
+        assert not (sb.cache / "runs" / f"{running[0]}.jsonl").exists()
+        assert not (sb.cache / "logs" / running[0]).exists()
+        stat = Path(f"/proc/{step}/stat")
+        assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    finally:
+        go.touch()
+        waiter.kill()
+        waiter.communicate(timeout=60)

@@ -83,7 +83,8 @@ def list_kept(cache: Path, as_json: bool) -> int:
     if as_json:
         print(json.dumps([{"run": r.info.run_id, "started": r.info.started, "last": r.info.last,
                            "prefix": r.prefix, "targets": r.targets, "built": r.built,
-                           "failed": r.failed, "ended": r.ended, "ok": r.ok,
+                           "failed": r.failed, "unfinished": r.unfinished,
+                           "ended": r.ended, "ok": r.ok, "running": r.running,
                            "events": str(r.info.events), "logs": str(r.info.logs)}
                           for r in runs], indent=1))
         return EXIT_OK
