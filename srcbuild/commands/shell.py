@@ -3,7 +3,9 @@ every option, so that they cannot drift from it.
 
 shtab writes the completion scripts (static scripts: a TAB costs the shell nothing, except a
 recipe name, which asks `srcbuild list --names`); argparse-manpage writes the roff. Both are
-imported only here.
+imported only here: srcbuild runs without them (Debian's own python3 with only its
+python3-jinja2, python3-rich and python3-pyelftools), and these two commands then say what
+to install.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import sys
 
 from srcbuild import __version__
-from srcbuild.errors import EXIT_OK
+from srcbuild.errors import EXIT_OK, UsageError
 
 MAN_SECTIONS = """\
 [environment]
@@ -70,8 +72,20 @@ def full_parser() -> argparse.ArgumentParser:
     return parser(every=True)
 
 
+def missing(command: str, requirement: str, error: ImportError) -> UsageError:
+    """The error for a command whose package this python cannot import."""
+    return UsageError(
+        f"`srcbuild {command}` needs the Python package {requirement.split('>')[0]}, which "
+        f"{sys.executable} cannot import ({error}).",
+        f"Run srcbuild through bin/srcbuild (the venv it makes has it), or install "
+        f"{requirement} where {sys.executable} finds it.")
+
+
 def completion(args: argparse.Namespace) -> int:
-    import shtab
+    try:
+        import shtab
+    except ImportError as e:
+        raise missing("completion", "shtab>=1.13", e) from None
 
     sys.stdout.write(shtab.complete(full_parser(), shell=args.shell))
     return EXIT_OK
@@ -81,7 +95,10 @@ def manpage(args: argparse.Namespace) -> int:
     import os
     import tempfile
 
-    from argparse_manpage.manpage import Manpage
+    try:
+        from argparse_manpage.manpage import Manpage
+    except ImportError as e:
+        raise missing("manpage", "argparse-manpage>=4", e) from None
 
     with tempfile.NamedTemporaryFile("w", suffix=".man", delete=False) as include:
         include.write(MAN_SECTIONS)
