@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcbuild.runs import list_runs, log_dir
+from srcbuild.kinds import EventKind
+from srcbuild.report import read_events
+from srcbuild.runs import events_path, list_runs, log_dir
 from srcbuild.state import PrefixState
 
-# the order a build writes its logs in (phases.py); the last one written is where it ended
+# the order a build writes its logs in (phases.py: patch.log during the fetch step)
 PHASE_LOGS = ("patch", "configure", "build", "install", "check")
 
 
@@ -21,6 +23,7 @@ class BuildLogs:
     run: str  # '' for a record written before run ids
     folder: Path
     installed: bool  # the logs of the build that produced what the prefix has
+    failed: str = ""  # the phase the build failed in, by the run's events ('' if none did)
 
     def files(self) -> list[Path]:
         """The folder's logs in phase order (others, if any, after them by name)."""
@@ -52,5 +55,18 @@ def cached_logs(cache_dir: Path, name: str, run: str | None = None) -> BuildLogs
     for run_id in runs:
         folder = log_dir(cache_dir, run_id, name)
         if folder.is_dir():
-            return BuildLogs(name, run_id, folder, False)
+            return BuildLogs(name, run_id, folder, False, failed_phase(cache_dir, run_id, name))
     return None
+
+
+def failed_phase(cache_dir: Path, run: str, name: str) -> str:
+    """The phase in which ``name``'s build failed in ``run`` (its last step_end, not ok);
+    '' when none did (it succeeded, or was interrupted) or the run's events are gone."""
+    try:
+        events = read_events(events_path(cache_dir, run))
+    except (OSError, ValueError):
+        return ""
+    for e in reversed(events):
+        if e["event"] == EventKind.STEP_END and e.get("recipe") == name:
+            return "" if e.get("ok", True) else str(e.get("step", ""))
+    return ""

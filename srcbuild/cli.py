@@ -350,8 +350,9 @@ def log_arguments(p: argparse.ArgumentParser) -> None:
 
     recipe_name(p, "name", "an installed package (or one whose build failed)")
     p.add_argument("--phase", choices=(*PHASE_LOGS, "all"), default=None,
-                   help="which phase's log (default: the last one written: the check's, or "
-                        "where a failed build ended); all: every one, in order")
+                   help="which phase's log (default: the failed phase's for a failed "
+                        "build, else the last one written, the check's when there is one); "
+                        "all: every one, in order")
     p.add_argument("--run", default=None, metavar="ID",
                    help="the logs of this run (`srcbuild report --list`) instead of the "
                         "build that produced what is installed")
@@ -516,9 +517,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "print the log of the build that produced an installed package",
         "The phase logs of the build whose result the prefix has installed (its state "
         "record names the run); for a package the prefix does not have, those of its latest "
-        "build in the cache (a failed one: where it ended). Without --phase, the last log "
-        "written: the check's when there is one. What is shown goes to stderr, the log to "
-        "stdout.\n\n"
+        "build in the cache. Without --phase, the log of the phase a failed build failed "
+        "in, else the last log written: the check's when there is one. What is shown goes "
+        "to stderr, the log to stdout.\n\n"
         "examples: srcbuild log zlib --prefix ~/lab\n"
         "          srcbuild log qemu --phase build | grep -i warning",
         log_arguments, "log:log"),

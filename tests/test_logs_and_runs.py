@@ -92,7 +92,7 @@ def test_log_of_a_failed_build_shows_where_it_ended(two_runs):
     cp = sb("log", "fails", prefix=one)
     assert "cc: error: no such file" in cp.stdout  # build.log, not configure.log
     assert "configured" not in cp.stdout
-    assert f"(not installed in {one}; its last log is build: where it ended)" in cp.stderr
+    assert f"(not installed in {one}; it failed in its build step)" in cp.stderr
     assert "configure, build (shown)" in cp.stderr
 
 
@@ -236,3 +236,30 @@ def test_clean_keeps_a_running_run_and_prunes_it_once_killed(tmp_path):
         go.touch()
         waiter.kill()
         waiter.communicate(timeout=60)
+
+
+def test_log_of_a_build_that_failed_its_audit(tmp_path):
+    """The audit writes no log: `log` says that the build failed there and shows the last
+    log written (the install's), not a log of a phase that succeeded as if it had failed.
+    (prog needs libghost.so, which the build made and the install left out.)"""
+    r = tmp_path / "r"
+    recipe(r, "ghost", """
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        build = [{shell = "printf 'int g(void) { return 0; }\\n' > g.c"},
+                 ["cc", "-shared", "-fPIC", "-o", "libghost.so", "g.c"],
+                 {shell = "printf 'int g(void);\\nint main(void) { return g(); }\\n' > m.c"},
+                 ["cc", "-o", "prog", "m.c", "-L.", "-lghost"]]
+        install = [["sh", "-c", "mkdir -p {{ stage }}/bin && cp prog {{ stage }}/bin/"]]
+        """)
+    sb = Srcbuild(tmp_path / "p", tmp_path / "cache")
+    failed = sb("ghost", "--recipes", str(r), "--quiet", check=1)
+    assert "libghost.so: not found by the loader" in failed.stderr, failed.stderr
+    cp = sb("log", "ghost")
+    assert "(not installed in " in cp.stderr
+    assert ("; it failed in its audit step, which writes no log (the run printed why); its "
+            "last log is install)") in cp.stderr, cp.stderr
+    assert "  logs: " in cp.stderr and ": build, install (shown)" in cp.stderr

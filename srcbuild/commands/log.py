@@ -1,6 +1,6 @@
 """log: the phase logs of the build that produced what a prefix has installed of a package;
 for a package it does not have (a build that failed), those of its latest build in the
-cache; --run ID for any run the cache keeps.
+cache, the failed phase's first; --run ID for any run the cache keeps.
 
 The log goes to stdout as it is (control characters escaped), what it is to stderr, so
 that `srcbuild log zlib | grep -i warning` reads only the log.
@@ -85,12 +85,13 @@ def find(prefix: Path, cache: Path, name: str, run: str | None) -> BuildLogs:
 
 
 def pick(files: list[Path], phase: str | None, logs: BuildLogs) -> list[Path]:
-    """--phase all: every log; --phase PHASE: that one; none: the last one written (the
-    check's for an installed package that has one, the failed phase's for a failed build)."""
+    """--phase all: every log; --phase PHASE: that one; none: the failed phase's log for a
+    failed build, else the last one written (the check's, when there is one)."""
     if phase == "all":
         return files
     if phase is None:
-        return files[-1:]
+        failed = [p for p in files if logs.failed and p.stem == logs.failed]
+        return failed or files[-1:]
     for path in files:
         if path.stem == phase:
             return [path]
@@ -104,9 +105,12 @@ def header(logs: BuildLogs, files: list[Path], chosen: list[Path], prefix: Path,
     if logs.installed:
         what = f"{logs.name}: the build installed in {prefix}, run {logs.run}"
     else:
-        where = "not installed in " + str(prefix)
-        what = (f"{logs.name}: run {logs.run} ({where}; "
-                f"its last log is {files[-1].stem}: where it ended)")
+        has_log = any(p.stem == logs.failed for p in files)
+        ended = (f"it failed in its {logs.failed} step" if has_log else
+                 f"it failed in its {logs.failed} step, which writes no log (the run "
+                 f"printed why); its last log is {files[-1].stem}"
+                 if logs.failed else f"its last log is {files[-1].stem}")
+        what = f"{logs.name}: run {logs.run} (not installed in {prefix}; {ended})"
     lines = [what, f"  logs: {logs.folder}: " + ", ".join(
         f"{p.stem}{' (shown)' if p in chosen else ''}" for p in files)]
     if len(chosen) == 1 and len(files) > 1:
