@@ -128,6 +128,12 @@ def test_report_lists_runs_and_draws_any_of_them(two_runs):
     assert cp.stdout.strip() == str(page) and str(one) in page.read_text()
     unknown = sb("report", "--run", "20000101-000000-1", check=2)
     assert "is not kept in" in unknown.stderr and second in unknown.stderr
+    listed_json = json.loads(sb("report", "--list", "--json").stdout)
+    assert [(r["run"], r["built"], r["prefix"]) for r in listed_json
+            if r["run"] in (first, second)] == [(first, ["echoer"], str(one)),
+                                                  (second, ["echoer"], str(two))]
+    assert listed_json[-1]["failed"] == ["fails"] and listed_json[-1]["last"] is True
+    assert "goes with --list" in sb("report", "--json", check=2).stderr
 
 
 def old_run(cache: Path, run_id: str, prefix: Path) -> None:

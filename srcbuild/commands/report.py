@@ -46,6 +46,9 @@ def report(args: argparse.Namespace) -> int:
     cache = args.cache_dir or api.default_cache_dir()
     if args.list:
         return list_kept(cache, args.json)
+    if args.json:
+        raise UsageError("report --json goes with --list (the page itself is HTML).",
+                         "srcbuild report --list --json lists the runs as JSON.")
     source = run_events(cache, args.run) if args.run else last_events(cache)
     events = read_events(source)
     if not events:
