@@ -60,6 +60,10 @@ what each installed package put into the prefix
 .TP
 .I CACHE/sources/SHA256/FILE
 verified source archives
+.TP
+.I CACHE/runs/RUN.jsonl, CACHE/logs/RUN/NAME/PHASE.log
+each run's events and phase logs (srcbuild report --list, srcbuild log NAME; srcbuild clean
+prunes old ones)
 
 [see also]
 The recipe contract: docs/recipes.md; the words: docs/glossary.md.
