@@ -151,10 +151,11 @@ def prunable(cache_dir: Path, keep_days: float, also: tuple[Path, ...] = ()
 
 
 def remove_run(cache_dir: Path, run_id: str) -> None:
-    """A run's events, its logs and its report page."""
-    events_path(cache_dir, run_id).unlink(missing_ok=True)
-    report_page(cache_dir, run_id).unlink(missing_ok=True)
+    """A run's logs, its report page and its events, last: a removal that is stopped
+    leaves the run listed, for the next clean to finish."""
     shutil.rmtree(run_logs(cache_dir, run_id), ignore_errors=True)
+    report_page(cache_dir, run_id).unlink(missing_ok=True)
+    events_path(cache_dir, run_id).unlink(missing_ok=True)
 
 
 def old_layout(cache_dir: Path, keep_days: float) -> list[Path]:
