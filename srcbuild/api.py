@@ -18,7 +18,7 @@ from srcbuild.errors import RecipeError, SrcbuildError, UsageError
 from srcbuild.events import Events
 from srcbuild.graph import Graph, options_for, require_satisfiable, split_options
 from srcbuild.kinds import EventKind, Status
-from srcbuild.locations import checkout_cache_dir
+from srcbuild.locations import builtin_recipe_dir, checkout_cache_dir
 from srcbuild.probes import SystemProbe, toolchain_id
 from srcbuild.recipe import RecipeBook, book_dirs
 from srcbuild.resolve import Resolver
@@ -86,7 +86,7 @@ class Request:
             self.locked = absolute(self.locked)
 
     def book(self) -> RecipeBook:
-        return RecipeBook(book_dirs(self.recipe_dirs))
+        return RecipeBook(book_dirs(self.recipe_dirs, builtin_recipe_dir()))
 
     def settings(self, events: Events | None = None) -> Settings:
         """How the engine builds; ``events`` hears what happens to the binary caches."""

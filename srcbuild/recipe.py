@@ -490,13 +490,14 @@ class RecipeBook:
         return out
 
 
-def book_dirs(given: list[Path]) -> list[Path]:
+def book_dirs(given: list[Path], builtin: Path) -> list[Path]:
     """The recipe folders in search order: those given (--recipes), SRCBUILD_RECIPES, then
-    the built-in recipes/."""
+    the built-in recipes/ (``builtin``: the caller's builtin_recipe_dir(), which a test may
+    replace)."""
     from srcbuild.safety import absolute
 
     env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
-    return list(given) + env_dirs + [builtin_recipe_dir()]
+    return list(given) + env_dirs + [builtin]
 
 
 def builtin_recipe_dir() -> Path:

@@ -17,7 +17,7 @@ from srcbuild.state import Installed, PrefixState
 
 
 def book(args: argparse.Namespace) -> RecipeBook:
-    return RecipeBook(book_dirs(args.recipe_dirs))
+    return RecipeBook(book_dirs(args.recipe_dirs, builtin_recipe_dir()))
 
 
 def list_(args: argparse.Namespace) -> int:
