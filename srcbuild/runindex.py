@@ -129,7 +129,7 @@ def prunable(cache_dir: Path, keep_days: float, also: tuple[Path, ...] = ()
     runs = summaries(cache_dir)
     used, unreadable = in_use(runs, also)
     if unreadable:
-        why = f"kept with every run: {unreadable[0]}"
+        why = f"kept while a prefix's records cannot be read: {unreadable[0]}"
         return [], {r.info.run_id: why for r in runs}
     last = last_run(cache_dir)
     cutoff = time.time() - keep_days * 86400

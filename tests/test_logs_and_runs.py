@@ -269,3 +269,23 @@ def test_log_of_a_build_that_failed_its_audit(tmp_path):
     assert ("; it failed in its audit step, which writes no log (the run printed why); its "
             "last log is install)") in cp.stderr, cp.stderr
     assert "  logs: " in cp.stderr and ": build, install (shown)" in cp.stderr
+
+
+def test_clean_prunes_no_run_while_a_prefix_record_is_damaged(tmp_path):
+    """Which runs a damaged record points at is unknown: clean keeps every run and says why,
+    and prunes as usual once the record is repaired (here: the package uninstalled)."""
+    r = recipes(tmp_path)
+    sb = Srcbuild(tmp_path / "one", tmp_path / "cache")
+    sb("echoer", "--recipes", str(r), "--quiet")
+    sb("echoer", "--recipes", str(r), "--quiet")  # a no-op run: prunable at once
+    old_run(sb.cache, "20200101-000000-99999", tmp_path / "gone")
+    damaged = tmp_path / "one" / ".srcbuild" / "packages" / "broken.json"
+    damaged.write_text("{not json")
+    out = sb("clean", "--keep-days", "0").stdout
+    assert "Removed run" not in out and "Nothing to remove" in out, out
+    assert "Kept 3 run(s): 3 kept while a prefix's records cannot be read: " in out, out
+    assert str(damaged) in out
+    assert (sb.cache / "runs" / "20200101-000000-99999.jsonl").exists()
+    damaged.unlink()
+    again = sb("clean", "--keep-days", "0").stdout
+    assert again.count("Removed run ") == 2, again  # the old run and the no-op run
