@@ -297,4 +297,5 @@ def test_on_a_terminal_the_failed_source_leaves_one_line(sb, tmp_path, server):
                      rf"used url {http.url}/two_1.orig.tar.gz instead", text), text
     assert "downloading" not in text
     assert f"Installed into {sb.prefix.resolve()}." in text
-    assert re.search(r"Report: \S+/runs/\d{8}-\d{6}-\d+\.html", text)
+    # the page's path may wrap anywhere: lines joined as they are, without a space
+    assert re.search(r"Report: \S+/runs/\d{8}-\d{6}-\d+\.html", "".join(screen(raw))), text
