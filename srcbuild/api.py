@@ -20,7 +20,7 @@ from srcbuild.graph import Graph, options_for, require_satisfiable, split_option
 from srcbuild.kinds import EventKind, Status
 from srcbuild.locations import builtin_recipe_dir, checkout_cache_dir
 from srcbuild.probes import SystemProbe, toolchain_id
-from srcbuild.recipe import RecipeBook
+from srcbuild.recipe import RecipeBook, book_dirs
 from srcbuild.resolve import Resolver
 from srcbuild.safety import absolute, check_build_path
 from srcbuild.state import PrefixBusy, PrefixState, prefix_lock
@@ -86,8 +86,7 @@ class Request:
             self.locked = absolute(self.locked)
 
     def book(self) -> RecipeBook:
-        env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
-        return RecipeBook(self.recipe_dirs + env_dirs + [builtin_recipe_dir()])
+        return RecipeBook(book_dirs(self.recipe_dirs, builtin_recipe_dir()))
 
     def settings(self, events: Events | None = None) -> Settings:
         """How the engine builds; ``events`` hears what happens to the binary caches."""
@@ -140,9 +139,9 @@ def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
     book = book or req.book()
     prefix = req.prefix.resolve()
     recover(prefix)
-    for name in req.from_source:
+    for name in sorted(req.from_source):
         if name != "all" and not book.has(name):
-            book.get(name)  # raises the "no recipe named" error with suggestions
+            raise book.unknown(name, f" (given with --from-source {name})")
     _check_option_names(req, book)
     state = PrefixState(prefix)
     probe = SystemProbe(prefix, installed={

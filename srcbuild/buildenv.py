@@ -9,6 +9,7 @@ from pathlib import Path
 from srcbuild.durable import atomic_write
 from srcbuild.probes import prefix_pkgconfig_dirs
 from srcbuild.pyprobe import python_path, site_packages
+from srcbuild.safety import printable
 
 # Inherited make state would leak the caller's flags and jobserver into every package.
 DROP = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "DESTDIR", "CONFIG_SITE")
@@ -70,16 +71,101 @@ def prefix_dirs(prefix: Path) -> dict[str, list[str]]:
     }
 
 
-def shell_exports(prefix: Path, shell: str = "sh") -> str:
-    """What `srcbuild env` prints: lines that put the prefix in front of the current values."""
-    lines = []
-    for var, dirs in prefix_dirs(prefix).items():
-        if shell == "fish":
-            lines.append(f"set -gx {var} {' '.join(shlex.quote(d) for d in dirs)} ${var}")
+SH_HEAD = """\
+# srcbuild prefix {prefix}: source this file in sh, bash or zsh; `deactivate` (or
+# srcbuild_deactivate) undoes it. Sourcing it again, or another prefix's, replaces it.
+if command -v srcbuild_deactivate >/dev/null 2>&1; then srcbuild_deactivate; fi
+"""
+
+FISH_HEAD = """\
+# srcbuild prefix {prefix}: source this file in fish; `deactivate` (or srcbuild_deactivate)
+# undoes it. Sourcing it again, or another prefix's, replaces it.
+if functions -q srcbuild_deactivate
+    srcbuild_deactivate
+end
+"""
+
+
+def _comment(prefix: Path) -> str:
+    """The prefix as it may stand in a comment: a newline in its name would end the comment
+    and make the rest of the name a command."""
+    return printable(str(prefix)).replace("\n", "\\n")
+
+
+def _sh(prefix: Path) -> str:
+    """POSIX sh (bash, zsh, dash): each variable's previous value, or that it was unset (or
+    empty), is kept in a shell variable (not exported) for srcbuild_deactivate to put back."""
+    dirs = prefix_dirs(prefix)
+    save, export, restore = [], [], []
+    for var, first in dirs.items():
+        old = f"_SRCBUILD_OLD_{var}"
+        # empty counts as unset: it means the same to every one of these variables, and
+        # zsh keeps MANPATH "set" (empty, not exported) even when it was never given
+        save.append(f'if [ -n "${{{var}:-}}" ]; then {old}=${var}; else unset {old}; fi')
+        joined = shlex.quote(":".join(first))
+        # MANPATH: a trailing ":" keeps the system's manuals when it was unset
+        rest = f'":${{{var}-}}"' if var == "MANPATH" else f'"${{{var}:+:${var}}}"'
+        export.append(f"export {var}={joined}{rest}")
+        restore.append(f'    if [ -n "${{{old}+x}}" ]; then {var}=${old}; export {var}; '
+                       f"else unset {var}; fi; unset {old}")
+    return (SH_HEAD.format(prefix=_comment(prefix))
+            + "srcbuild_deactivate() {\n" + "\n".join(restore) + "\n"
+            "    unset SRCBUILD_ACTIVE_PREFIX\n"
+            '    if [ -n "${_SRCBUILD_OWN_DEACTIVATE-}" ]; then unset -f deactivate; fi\n'
+            "    unset _SRCBUILD_OWN_DEACTIVATE\n"
+            "    unset -f srcbuild_deactivate\n"
+            "    hash -r 2>/dev/null || :\n}\n"
+            + "\n".join(save + export) + "\n"
+            f"export SRCBUILD_ACTIVE_PREFIX={shlex.quote(str(prefix))}\n"
+            "# a Python virtual environment's deactivate, if one is active, is left alone\n"
+            "if ! command -v deactivate >/dev/null 2>&1; then\n"
+            "    deactivate() { srcbuild_deactivate; }\n"
+            "    _SRCBUILD_OWN_DEACTIVATE=1\n"
+            "fi\n"
+            "hash -r 2>/dev/null || :\n")
+
+
+def _fish(prefix: Path) -> str:
+    """fish: the same, with fish's lists (a variable ending in PATH is joined with ":" when
+    exported, so an empty last element gives MANPATH its trailing colon)."""
+    dirs = prefix_dirs(prefix)
+    save, export, restore = [], [], []
+    for var, first in dirs.items():
+        had, old = f"_srcbuild_had_{var}", f"_srcbuild_old_{var}"
+        save += [f"if set -q {var}", f"    set -g {had} 1", f"    set -g {old} ${var}",
+                 "else", f"    set -e {had}", "end"]
+        quoted = " ".join(shlex.quote(d) for d in first)
+        if var == "MANPATH":
+            export += [f"if set -q {var}", f"    set -gx {var} {quoted} ${var}", "else",
+                       f"    set -gx {var} {quoted} ''", "end"]
         else:
-            joined = shlex.quote(":".join(dirs))
-            lines.append(f"export {var}={joined}${{{var}:+:${var}}}")
-    return "\n".join(lines) + "\n"
+            export.append(f"set -gx {var} {quoted} ${var}")
+        restore += [f"    if set -q {had}", f"        set -gx {var} ${old}", "    else",
+                    f"        set -e {var}", "    end", f"    set -e {had}", f"    set -e {old}"]
+    return (FISH_HEAD.format(prefix=_comment(prefix))
+            + "function srcbuild_deactivate\n" + "\n".join(restore) + "\n"
+            "    set -e SRCBUILD_ACTIVE_PREFIX\n"
+            "    if set -q _srcbuild_own_deactivate\n"
+            "        functions -e deactivate\n"
+            "        set -e _srcbuild_own_deactivate\n"
+            "    end\n"
+            "    functions -e srcbuild_deactivate\n"
+            "end\n"
+            + "\n".join(save + export) + "\n"
+            f"set -gx SRCBUILD_ACTIVE_PREFIX {shlex.quote(str(prefix))}\n"
+            "if not functions -q deactivate\n"
+            "    function deactivate\n"
+            "        srcbuild_deactivate\n"
+            "    end\n"
+            "    set -g _srcbuild_own_deactivate 1\n"
+            "end\n")
+
+
+def shell_exports(prefix: Path, shell: str = "sh") -> str:
+    """What `srcbuild env` prints and ``PREFIX/activate`` holds: the prefix's folders in front
+    of PATH, PKG_CONFIG_PATH, LD_LIBRARY_PATH, MANPATH and PYTHONPATH (prefix_dirs), and a
+    deactivate that restores them; sourcing it twice changes nothing."""
+    return _fish(prefix) if shell == "fish" else _sh(prefix)
 
 
 def write_activate(prefix: Path) -> list[Path]:
@@ -88,8 +174,7 @@ def write_activate(prefix: Path) -> list[Path]:
     written = []
     for name, shell in (("activate", "sh"), ("activate.fish", "fish")):
         path = prefix / name
-        text = (f"# srcbuild prefix {prefix}: source this file ({shell})\n"
-                + shell_exports(prefix, shell))
+        text = shell_exports(prefix, shell)
         if not path.exists() or path.read_text() != text:
             atomic_write(path, text, durable=False)
         written.append(path)

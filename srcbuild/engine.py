@@ -10,6 +10,7 @@ from pathlib import Path
 
 from srcbuild import linkage, runs, workdirs
 from srcbuild.bincache import CacheChain, LocalDirCache
+from srcbuild.boundary import Place, explain_in
 from srcbuild.errors import SrcbuildError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache
@@ -42,7 +43,8 @@ class Engine:
         self.svc = Services(
             settings, events,
             SourceCache(settings.cache_dir, settings.mirrors, settings.offline,
-                        log=lambda m: events.emit(EventKind.FETCH_PROGRESS, text=f"    {m}")),
+                        log=lambda m: events.emit(EventKind.FETCH_PROGRESS, text=f"    {m}"),
+                        note=lambda m: events.message(f"    {m}")),
             PrefixState(settings.prefix), Sessions())
 
     def work_dir(self, node: Node) -> Path:
@@ -95,10 +97,17 @@ class Engine:
                     outcome.status = self.build_one(node, linkage.allowed(graph, name))
                 finally:
                     outcome.seconds = time.monotonic() - start
+                    # failed because a signal stopped its commands: the reporters say so
+                    stopped = outcome.status == Status.FAILED and self.svc.sessions.stopping
                     events.emit(EventKind.PACKAGE_END, recipe=name, status=outcome.status,
-                                seconds=round(outcome.seconds, 3))
+                                seconds=round(outcome.seconds, 3),
+                                **({"interrupted": True} if stopped else {}))
 
         def on_error(name: str, error: BaseException) -> None:
+            if isinstance(error, OSError):  # a folder the machine refuses: named, with a cure
+                error = explain_in(error, [Place(s.prefix, "the prefix", "--prefix DIR"),
+                                           Place(s.cache_dir, "the cache", "--cache-dir DIR")])
+                error.message = f"{name}: {error.message}"
             errors[name] = error if isinstance(error, SrcbuildError) else SrcbuildError(
                 f"{name}: {type(error).__name__}: {error}")
 

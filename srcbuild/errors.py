@@ -52,6 +52,20 @@ class RecipeError(SrcbuildError):
     exit_code = EXIT_USAGE
 
 
+class UnknownName(RecipeError):
+    """A name that is no recipe (or no installed package); ``name`` is the word as given, so
+    the command line can add what else it might have meant (a subcommand)."""
+
+    def __init__(self, message: str, hint: str = "", name: str = "") -> None:
+        super().__init__(message, hint)
+        self.name = name
+
+
+class PathError(SrcbuildError):
+    """A folder or file the run needs that the machine refuses (permissions, a read-only or
+    full file system); the message names the path and what it is for (boundary.py)."""
+
+
 class UnsatisfiedError(SrcbuildError):
     """A requirement that neither the prefix, the system nor any recipe satisfies."""
 

@@ -79,11 +79,13 @@ class SourceCache:
     """``CACHE/sources/SHA256/FILE`` for archives and ``CACHE/src/KEY/`` for extracted trees."""
 
     def __init__(self, root: Path, mirrors: list[Path] | None = None, offline: bool = False,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 note: Callable[[str], None] | None = None) -> None:
         self.root = root
         self.mirrors = mirrors or []
         self.offline = offline
-        self.log = log or (lambda message: None)
+        self.log = log or (lambda message: None)  # progress: what is being downloaded
+        self.note = note or self.log  # what stays on screen: a source that failed
         # the packages of a parallel run share one cache: one download per file and one
         # extraction per tree, however many ask at once; different trees go in parallel
         self._locks = KeyedLocks()
@@ -98,48 +100,54 @@ class SourceCache:
         return None
 
     # -- fetching ------------------------------------------------------------------------
-    def fetch(self, recipe: Recipe, verify: bool = True) -> tuple[Source, Path | None, str]:
-        """Try the recipe's sources in order; return the first that is fetched and verified.
+    def fetch(self, recipe: Recipe, verify: bool = True,
+              log: Callable[[str], None] | None = None) -> tuple[Source, Path | None, str]:
+        """The first of the recipe's sources that is here already (a local path, or a
+        verified copy in the cache or a mirror, whichever source it belongs to); else the
+        first that downloads and verifies, in order. A source that failed before another
+        worked is said once, in one line (``note``); it is not tried again while the copy
+        that worked stays cached. ``log`` hears the progress (per package, in a build).
 
         With ``verify`` a file already in the cache is hashed again (``srcbuild fetch``, and
         ``prepare`` before every extraction); one that no longer matches the recipe is
         deleted and fetched again.
         """
+        log = log or self.log
+        changed: dict[str, str] = {}  # sha256 -> why the cached copy was deleted
+        for source in recipe.sources:
+            if source.kind == SourceKind.PATH:
+                p = Path(source.location)
+                if p.exists():
+                    return source, (p if p.is_file() else None), ""
+                continue
+            with self._locks(f"sha256:{source.sha256}"):
+                hit, why = self._local(source, log, verify)
+            if why:
+                changed[source.sha256] = why
+            if hit is not None:
+                return source, hit, source.sha256
         errors = []
         for source in recipe.sources:
             try:
                 if source.kind == SourceKind.PATH:
-                    p = Path(source.location)
-                    if not p.exists():
-                        raise FetchError(f"the local path {p} does not exist")
-                    return source, (p if p.is_file() else None), ""
+                    raise FetchError(f"the local path {source.location} does not exist")
+                if self.offline:
+                    reason = changed.get(source.sha256)
+                    raise FetchError(f"{reason}; it was deleted, and --offline forbids fetching "
+                                     "it again" if reason else
+                                     "not in the cache or a mirror, and --offline forbids "
+                                     "the network")
                 with self._locks(f"sha256:{source.sha256}"):
-                    hit = self.cached(source.sha256)
-                    changed = ""
-                    if verify and hit is not None and hit.parent.parent == self.root / "sources":
-                        changed = self._discard_if_changed(hit, source.sha256)
-                        if changed:
-                            hit = self.cached(source.sha256)  # a mirror may still have it
-                    if hit is not None:
-                        if hit.parent.parent != self.root / "sources":  # from a mirror
-                            self.log(f"copying {hit} from a mirror")
-                            hit = copy_verified(hit, self.root / "sources" / source.sha256
-                                                / hit.name, source.sha256)
-                        return source, hit, source.sha256
-                    if self.offline:
-                        raise FetchError(f"{changed}; it was deleted, and --offline forbids "
-                                         "fetching it again" if changed else
-                                         "not in the cache or a mirror, and --offline "
-                                         "forbids the network")
-                    if source.kind == SourceKind.URL:
-                        path = self._download_any((source.location,) + source.mirrors, source)
-                    elif source.kind == SourceKind.PYPI:
-                        path = self._download_pypi(source)
-                    else:
-                        path = self._download_debian(source, recipe.version)
-                    return source, path, source.sha256
+                    # another package of the run may have fetched it meanwhile
+                    path = self._local(source, log, False)[0] \
+                        or self._download_source(source, log, recipe.version)
             except FetchError as e:
                 errors.append(f"{source.describe()}: {e.message}")
+                continue
+            if errors:
+                self.note(f"{recipe.name}: {'; '.join(errors)}; used {source.describe()} "
+                          "instead")
+            return source, path, source.sha256
         tried = "; ".join(errors) or "the recipe has no [[source]]"
         hint = ("Put the file in a mirror folder (srcbuild mirror) and pass --mirror DIR."
                 if self.offline else
@@ -148,34 +156,61 @@ class SourceCache:
         raise FetchError(f"No source of {recipe.name} ({recipe.path}) could be fetched: {tried}.",
                          hint)
 
-    def _discard_if_changed(self, path: Path, sha256: str) -> str:
+    def _local(self, source: Source, log: Callable[[str], None], verify: bool
+               ) -> tuple[Path | None, str]:
+        """The verified copy of a source in the cache, copied in from a mirror if it is only
+        there; None when neither has it. With ``verify`` the cache's copy is hashed again
+        and deleted when it changed (then also why)."""
+        hit = self.cached(source.sha256)
+        changed = ""
+        if verify and hit is not None and hit.parent.parent == self.root / "sources":
+            changed = self._discard_if_changed(hit, source.sha256, log)
+            if changed:
+                hit = self.cached(source.sha256)  # a mirror may still have it
+        if hit is not None and hit.parent.parent != self.root / "sources":  # from a mirror
+            log(f"copying {hit} from a mirror")
+            hit = copy_verified(hit, self.root / "sources" / source.sha256 / hit.name,
+                                source.sha256)
+        return hit, changed
+
+    def _discard_if_changed(self, path: Path, sha256: str, log: Callable[[str], None]) -> str:
         """Hash a cached file again; when it no longer matches, delete it and say why."""
         actual = sha256_file(path)
         if actual == sha256:
             return ""
         why = (f"{path} has sha256 {actual}, the recipe expects {sha256} (it changed in the "
                "cache after it was fetched)")
-        self.log(f"{why}: deleted it and fetching it again")
+        log(f"{why}: deleted it and fetching it again")
         path.unlink()
         if not any(path.parent.iterdir()):
             path.parent.rmdir()
         return why
 
-    def _download_any(self, urls: tuple[str, ...], source: Source) -> Path:
+    def _download_source(self, source: Source, log: Callable[[str], None], version: str = ""
+                         ) -> Path:
+        if source.kind == SourceKind.URL:
+            return self._download_any((source.location,) + source.mirrors, source, log)
+        if source.kind == SourceKind.PYPI:
+            return self._download_pypi(source, log)
+        return self._download_debian(source, log, version)
+
+    def _download_any(self, urls: tuple[str, ...], source: Source,
+                      log: Callable[[str], None]) -> Path:
         errors = []
         for url in urls:
             name = source.filename or os.path.basename(url.split("?")[0]) or "source"
             try:
-                return self._download(url, source.sha256, name)
+                return self._download(url, source.sha256, name, log=log)
             except FetchError as e:
-                errors.append(e.message)
+                errors.append(f"{url}: {e.message}" if len(urls) > 1 else e.message)
         raise FetchError("; ".join(errors))
 
-    def _download(self, url: str, sha256: str, filename: str, label: str = "") -> Path:
+    def _download(self, url: str, sha256: str, filename: str, label: str = "",
+                  log: Callable[[str], None] | None = None) -> Path:
         import urllib.error  # only when something is downloaded: it costs start-up time
         import urllib.request
 
-        self.log(f"downloading {label or url}")
+        (log or self.log)(f"downloading {label or url}")
         dest_dir = self.root / "sources" / sha256
         dest_dir.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
@@ -189,8 +224,8 @@ class SourceCache:
                                     h.update(chunk)
                                     out.write(chunk)
                         except (urllib.error.URLError, OSError, ValueError) as e:
-                            raise FetchError(f"download of {label or url} failed ({e})"
-                                             ) from None
+                            raise FetchError("download failed "
+                                             f"({getattr(e, 'reason', None) or e})") from None
                     actual = h.hexdigest()
                     if actual != sha256:
                         raise FetchError(f"checksum mismatch for {label or url}: expected "
@@ -205,15 +240,18 @@ class SourceCache:
             if not any(dest_dir.iterdir()):
                 dest_dir.rmdir()
 
-    def debian_orig(self, package: str) -> tuple[str, str, str]:
+    def debian_orig(self, package: str, log: Callable[[str], None] | None = None
+                    ) -> tuple[str, str, str]:
         """(url, filename, sha256) of the ``.orig`` tarball of a Debian source package, as
-        the distribution's signed index lists it (also for a binary package's name)."""
+        the distribution's signed index lists it (also for a binary package's name): through
+        the machine's deb-src lines, else srcbuild's private source index (made once in the
+        cache from the machine's deb lines, /etc untouched)."""
         apt_get = shutil.which("apt-get")
         if apt_get is None:
             raise FetchError("apt-get is not on PATH, so Debian sources cannot be fetched")
         cp = self._apt([apt_get, "source", "--print-uris", "-qq", package])
         orig = debian_orig(cp.stdout)
-        if orig is None and self._private_deb_src(apt_get):
+        if orig is None and self._private_deb_src(apt_get, log or self.log):
             # the system has no deb-src lines: ask again through srcbuild's own apt lists
             cp = self._apt([apt_get, *self._apt_options(), "source", "--print-uris", "-qq",
                             package])
@@ -225,8 +263,9 @@ class SourceCache:
                 "a deb-src line for the distribution and `apt-get update` are needed")
         return orig
 
-    def _download_debian(self, source: Source, version: str = "") -> Path:
-        url, filename, listed = self.debian_orig(source.location)
+    def _download_debian(self, source: Source, log: Callable[[str], None], version: str = ""
+                         ) -> Path:
+        url, filename, listed = self.debian_orig(source.location, log)
         if listed and listed != source.sha256:
             upstream = orig_version(filename)
             moved = ""
@@ -239,7 +278,7 @@ class SourceCache:
                 f"sha256 = \"{listed}\" in the recipe (the hash comes from Debian's signed "
                 "index)")
         return self._download(url, source.sha256, filename,
-                              f"{filename} (Debian source package {source.location})")
+                              f"{filename} (Debian source package {source.location})", log)
 
     def download_new(self, url: str, filename: str = "") -> tuple[Path, str]:
         """Download a file whose sha256 is not known yet (`srcbuild create`): into the
@@ -271,7 +310,7 @@ class SourceCache:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
 
-    def _download_pypi(self, source: Source) -> Path:
+    def _download_pypi(self, source: Source, log: Callable[[str], None]) -> Path:
         """A source distribution from the Python package index, through pip download."""
         self.root.mkdir(parents=True, exist_ok=True)  # a fresh --cache-dir may not exist yet
         with tempfile.TemporaryDirectory(dir=self.root) as tmp:
@@ -283,7 +322,7 @@ class SourceCache:
                 raise FetchError(f"pip download {source.location} failed "
                                  f"({(cp.stderr.strip().splitlines() or ['no file'])[-1]})")
             return self._download(files[0].as_uri(), source.sha256, files[0].name,
-                                  f"{files[0].name} (PyPI)")
+                                  f"{files[0].name} (PyPI)", log)
 
     def _apt(self, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
         try:
@@ -299,15 +338,15 @@ class SourceCache:
                 "-o", f"Dir::State::Lists={base / 'lists'}",
                 "-o", f"Dir::Cache={base / 'cache'}"]
 
-    def _private_deb_src(self, apt_get: str) -> bool:
+    def _private_deb_src(self, apt_get: str, log: Callable[[str], None]) -> bool:
         """deb-src twins of the system's deb lines in srcbuild's cache, and their index.
 
         Nothing under /etc changes; the index is fetched once and reused.
         """
         with self._locks("apt-index"):
-            return self._make_deb_src_index(apt_get)
+            return self._make_deb_src_index(apt_get, log)
 
-    def _make_deb_src_index(self, apt_get: str) -> bool:
+    def _make_deb_src_index(self, apt_get: str, log: Callable[[str], None]) -> bool:
         base = self.root / "apt"
         if (base / "lists" / ".srcbuild-updated").exists():
             return True
@@ -330,7 +369,7 @@ class SourceCache:
             found = True
         if not found:
             return False
-        self.log("indexing Debian source packages (once, in srcbuild's cache)")
+        log("indexing Debian source packages (once, in srcbuild's cache)")
         cp = self._apt([apt_get, *self._apt_options(), "update", "-qq"])
         if cp.returncode != 0:
             return False
@@ -338,18 +377,19 @@ class SourceCache:
         return True
 
     # -- extraction ------------------------------------------------------------------------
-    def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None]) -> Fetched:
+    def prepare(self, recipe: Recipe, apply_patches: Callable[[Path], None],
+                log: Callable[[str], None] | None = None) -> Fetched:
         """Fetch, verify, extract (once, cached) and patch; return the source tree.
 
         The archive is hashed again right before it is extracted, so bytes that changed in
         the cache since the fetch are fetched again, never built.
         """
-        source, archive, sha = self.fetch(recipe, verify=False)
+        source, archive, sha = self.fetch(recipe, verify=False, log=log)
         if archive is None:
             return _folder(recipe, source)
         key = self._tree_key(recipe, archive, sha)
         if sha and not (self.root / "src" / key / META).exists():
-            source, archive, sha = self.fetch(recipe, verify=True)
+            source, archive, sha = self.fetch(recipe, verify=True, log=log)
             if archive is None:  # the archive could not be fetched again; a later source
                 return _folder(recipe, source)
             key = self._tree_key(recipe, archive, sha)

@@ -85,6 +85,7 @@ class EventKind(StrEnum):
     CACHE_UNAVAILABLE = "cache_unavailable"  # a binary cache left alone for the rest of a run
     DRIFT = "drift"
     MIRRORED = "mirrored"
+    CHECK_LINES = "check_lines"  # the PASS: and SKIP: lines a package's check printed
 
 
 class ChangeKind(StrEnum):

@@ -27,6 +27,7 @@ from srcbuild.graph import Node
 from srcbuild.install import merge as merge_stage
 from srcbuild.install import staged_files, staged_prefix
 from srcbuild.kinds import EventKind, Phase
+from srcbuild.loglines import check_lines
 from srcbuild.prefixwatch import PrefixWatch
 from srcbuild.requirement import Requirement
 from srcbuild.runner import Result, Sessions, run
@@ -160,7 +161,9 @@ def _fetch(job: Job) -> None:
     recipe = job.node.recipe
     job.emit(EventKind.STEP_START, step=Phase.FETCH)
     t0 = time.monotonic()
-    fetched = job.svc.cache.prepare(recipe, lambda top: _patch(job, top))
+    fetched = job.svc.cache.prepare(
+        recipe, lambda top: _patch(job, top),
+        log=lambda m: job.emit(EventKind.FETCH_PROGRESS, text=f"    {recipe.name}: {m}"))
     job.emit(EventKind.STEP_END, step=Phase.FETCH, seconds=round(time.monotonic() - t0, 3),
              source=fetched.source.kind)
     job.fetched = fetched
@@ -376,7 +379,11 @@ def check(job: Job) -> None:
     job.build_dir.mkdir(parents=True, exist_ok=True)
     commands: list[Command] = list(command_argvs(recipe, recipe.check, ctx.template_vars(),
                                                  "check"))
-    run_phase(job, Phase.CHECK, commands, job.build_dir, env, job.logs / "check.log")
+    log = job.logs / "check.log"
+    run_phase(job, Phase.CHECK, commands, job.build_dir, env, log)
+    verdicts = check_lines(log.read_text(encoding="utf-8", errors="replace").splitlines())
+    if verdicts:  # shown in the summary under the package: a skip must not pass unseen
+        job.emit(EventKind.CHECK_LINES, passed=verdicts.passed, skipped=verdicts.skipped)
 
 
 def store(job: Job) -> None:

@@ -19,7 +19,7 @@ from srcbuild.engine import Engine
 from srcbuild.errors import FetchError
 from srcbuild.events import Events
 from srcbuild.fetch import SourceCache, copy_verified
-from srcbuild.graph import require_satisfiable
+from srcbuild.graph import Graph, require_satisfiable
 from srcbuild.kinds import Action, EventKind, SourceKind
 from srcbuild.phases import Settings
 
@@ -69,6 +69,7 @@ def mirror(req: api.Request, dest: Path, events: Events,
 @dataclass(frozen=True)
 class ReproResult:
     recipe: str
+    version: str
     files: int
     differ: list[str]  # paths relative to the prefix whose sha256 differ (or exist once)
 
@@ -89,19 +90,27 @@ def staged_digests(archive: Path) -> dict[str, str]:
     return out
 
 
-def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
-    """Build the graph twice from scratch, same prefix path, separate build folders; compare.
+def verify_repro(req: api.Request, events: Events) -> tuple[Graph, list[ReproResult]]:
+    """Build the named recipes (and what they need that the system lacks) twice from source,
+    same prefix path, separate build folders; compare the staged trees file by file.
 
-    Each build runs with its own cache folder (so its own extracted sources and build
-    folders) into the same temporary prefix path, and stores its checked staged trees in its
-    own binary cache; the archives' members are then compared file by file.
+    The targets are always built from source, as with --from-source: a system copy would
+    leave nothing to compare. Each build runs with its own cache folder (its own extracted
+    sources and build folders) into the same temporary prefix path, and stores its checked
+    staged trees in its own binary cache, whose archives are compared. No result (an empty
+    list) when the graph builds no package: the caller says why.
     """
     with tempfile.TemporaryDirectory(prefix="srcbuild-repro-") as tmp:
         root = Path(tmp)
         prefix = root / "prefix"
-        req = dataclasses.replace(req, prefix=prefix, binary_cache=[])
+        req = dataclasses.replace(req, prefix=prefix, binary_cache=[],
+                                  from_source=set(req.from_source) | set(req.targets))
         graph = api.resolve(req)
         require_satisfiable(graph)
+        compared = [n for n in graph.order if graph.nodes[n].action == Action.BUILD
+                    and not graph.nodes[n].recipe.is_group]
+        if not compared:
+            return graph, []
         stores = []
         for run in ("a", "b"):
             if prefix.exists():
@@ -119,13 +128,25 @@ def verify_repro(req: api.Request, events: Events) -> list[ReproResult]:
             # resolve again: the first build's install must not count as "installed"
             Engine(settings, events).install(api.resolve(req))
         out = []
-        for name in graph.order:
+        for name in compared:
             node = graph.nodes[name]
-            if node.action != Action.BUILD or node.recipe.is_group:
-                continue
             a, b = (s.paths(node.build_hash)[0] for s in stores)
             da, db = staged_digests(a), staged_digests(b)
             differ = sorted(k for k in da.keys() | db.keys() if da.get(k) != db.get(k))
             files = sum(1 for v in da.values() if not v.startswith("dir "))
-            out.append(ReproResult(name, files, differ))
-        return out
+            out.append(ReproResult(name, node.recipe.version, files, differ))
+        return graph, out
+
+
+def nothing_compared(graph: Graph) -> list[str]:
+    """Why each target left nothing to build: what of the system satisfies the group."""
+    lines = []
+    for name in graph.targets:
+        node = graph.nodes[name]
+        system = [f"{r.requirement} ({r.version + ', ' if r.version else ''}{r.where})"
+                  for r in graph.resolutions if r.of == name and r.satisfied_by == "system"]
+        what = "a group whose requirements the system satisfies" if node.recipe.is_group \
+            else "nothing to build"
+        lines.append(f"{name}: {what}" + (f": {'; '.join(system)}" if system else "")
+                     + "; --from-source all builds every recipe of the graph")
+    return lines

@@ -4,6 +4,7 @@ files). Rendering the Jinja2 templates a recipe holds is templates.py's job."""
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from srcbuild import locations
-from srcbuild.errors import RecipeError, RequirementSyntaxError
+from srcbuild.errors import RecipeError, RequirementSyntaxError, UnknownName
 from srcbuild.kinds import BuildSystem, RecipeKind, SourceKind
 from srcbuild.pathsource import tree_digest
 from srcbuild.requirement import parse
@@ -461,13 +462,20 @@ class RecipeBook:
         if name not in self._cache:
             path = self.paths().get(name)
             if path is None:
-                close = [n for n in self.names() if name in n or n in name][:5]
-                hint = f"Did you mean {', '.join(close)}?" if close else (
-                    "`srcbuild list` shows the recipes; --recipes DIR adds a folder.")
-                where = ", ".join(str(d) for d in self.dirs)
-                raise RecipeError(f"No recipe named {name!r} in {where}.", hint)
+                raise self.unknown(name)
             self._cache[name] = load(path)
         return self._cache[name]
+
+    def unknown(self, name: str, given_as: str = "") -> UnknownName:
+        """The error for a name that is no recipe, with what it may have meant."""
+        from srcbuild.suggest import did_you_mean, recipe_suggestions
+
+        close = recipe_suggestions(name, self)
+        hint = did_you_mean(close) if close else (
+            "`srcbuild list` shows the recipes, `srcbuild search WORD` searches them; "
+            "--recipes DIR adds a folder.")
+        where = ", ".join(str(d) for d in self.dirs)
+        return UnknownName(f"No recipe named {name!r}{given_as} in {where}.", hint, name)
 
     def all(self, errors: list[RecipeError] | None = None) -> list[Recipe]:
         """Every recipe; with ``errors`` given, broken ones are collected there, not raised."""
@@ -480,6 +488,16 @@ class RecipeBook:
                     raise
                 errors.append(e)
         return out
+
+
+def book_dirs(given: list[Path], builtin: Path) -> list[Path]:
+    """The recipe folders in search order: those given (--recipes), SRCBUILD_RECIPES, then
+    the built-in recipes/ (``builtin``: the caller's builtin_recipe_dir(), which a test may
+    replace)."""
+    from srcbuild.safety import absolute
+
+    env_dirs = [absolute(p) for p in os.environ.get("SRCBUILD_RECIPES", "").split(":") if p]
+    return list(given) + env_dirs + [builtin]
 
 
 def builtin_recipe_dir() -> Path:

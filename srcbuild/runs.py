@@ -3,6 +3,7 @@ sharing a cache (two prefixes, or a run after an interrupted one) never mix or o
 each other's.
 
     CACHE/runs/RUN.jsonl          the run's events (one JSON object a line)
+    CACHE/runs/RUN.html           its timeline, once `srcbuild report` (or install) wrote it
     CACHE/runs/last -> RUN.jsonl  the last run that started building something
     CACHE/logs/RUN/NAME/PHASE.log the phase logs of package NAME in that run
 
@@ -17,13 +18,17 @@ from __future__ import annotations
 import os
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from srcbuild.events import Event, FileRecorder
 from srcbuild.kinds import EventKind
 from srcbuild.safety import is_valid_name
 from srcbuild.state import PrefixState
+from srcbuild.workdirs import owned_temp
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d+")
 LAST = "last"
@@ -49,11 +54,23 @@ def events_path(cache_dir: Path, run_id: str) -> Path:
     return runs_dir(cache_dir) / f"{run_id}.jsonl"
 
 
+def report_page(cache_dir: Path, run_id: str) -> Path:
+    """CACHE/runs/RUN.html: the run's timeline, as `srcbuild report` writes it."""
+    return events_path(cache_dir, run_id).with_suffix(".html")
+
+
+def run_logs(cache_dir: Path, run_id: str) -> Path:
+    """CACHE/logs/RUN: the logs of one run, a folder per package."""
+    if not is_run_id(run_id):
+        raise ValueError(f"not a run id: {run_id!r}")
+    return cache_dir / "logs" / run_id
+
+
 def log_dir(cache_dir: Path, run_id: str, name: str) -> Path:
     """CACHE/logs/RUN/NAME: the phase logs of one package in one run."""
-    if not is_run_id(run_id) or not is_valid_name(name):
-        raise ValueError(f"not a run id and a recipe name: {run_id!r}, {name!r}")
-    return cache_dir / "logs" / run_id / name
+    if not is_valid_name(name):
+        raise ValueError(f"not a recipe name: {name!r}")
+    return run_logs(cache_dir, run_id) / name
 
 
 def last_run(cache_dir: Path) -> str | None:
@@ -98,7 +115,7 @@ def list_runs(cache_dir: Path) -> list[RunInfo]:
     ids = sorted((p.name.removesuffix(".jsonl") for p in folder.glob("*.jsonl")
                   if is_run_id(p.name.removesuffix(".jsonl"))),
                  key=lambda r: (r.rsplit("-", 1)[0], int(r.rsplit("-", 1)[1])))
-    return [RunInfo(r, folder / f"{r}.jsonl", cache_dir / "logs" / r, r == last) for r in ids]
+    return [RunInfo(r, folder / f"{r}.jsonl", run_logs(cache_dir, r), r == last) for r in ids]
 
 
 def package_logs(prefix: Path, name: str) -> Path | None:
@@ -110,13 +127,34 @@ def package_logs(prefix: Path, name: str) -> Path | None:
 
 class Recorder(FileRecorder):
     """Writes a run's events (but log lines) to CACHE/runs/RUN.jsonl as they happen, and
-    makes the run ``last`` when its first package starts; a context manager."""
+    makes the run ``last`` when its first package starts; a context manager.
+
+    The events file is locked from the moment it exists until the run ends, however it
+    ends (workdirs.held): `srcbuild clean` never prunes a run that is still going.
+    """
 
     def __init__(self, cache_dir: Path, run_id: str) -> None:
         super().__init__(events_path(cache_dir, run_id))
         self.cache_dir = cache_dir
         self.run_id = run_id
         self.started = False
+        self._owner = ExitStack()
+
+    def __enter__(self) -> Self:
+        folder = runs_dir(self.cache_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        # created locked under a temporary name, then renamed: never there and free
+        temp = self._owner.enter_context(owned_temp(folder, self.run_id))
+        temp.chmod(0o644)
+        os.replace(temp, self.path)
+        return super().__enter__()  # opens the same file: the lock stays with it
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            super().__exit__(kind, value, tb)
+        finally:
+            self._owner.close()
 
     def __call__(self, event: Event) -> None:
         super().__call__(event)

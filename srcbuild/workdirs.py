@@ -9,7 +9,9 @@ removes the ``running`` mark, and the folder stays for inspection (a failed buil
 uses the cache kills the survivors of its sessions and removes it.
 
 Temporaries (``.part-*``: downloads, copies, binary-cache entries being written) are
-locked by their writer in the same way (owned_temp) and swept when their lock is free.
+locked by their writer in the same way (owned_temp) and swept when their lock is free. A
+run's events file (CACHE/runs/RUN.jsonl) is one such temporary renamed into place, locked
+until the run ends (runs.Recorder): held() tells a running run's from a finished one's.
 """
 
 from __future__ import annotations
@@ -119,6 +121,39 @@ def sweep_work(cache_dir: Path) -> list[tuple[Path, list[int]]]:
     return removed
 
 
+def idle_work(cache_dir: Path) -> list[tuple[Path, bool]]:
+    """The work folders no live run holds, for `srcbuild clean`: (folder, True) for a killed
+    run's, (folder, False) for one a finished run kept (a failed build, --keep-build)."""
+    root = cache_dir / "work"
+    if not root.is_dir():
+        return []
+    idle = []
+    with _claims_lock(root):
+        for folder in sorted(root.iterdir()):
+            if not folder.is_dir() or folder.is_symlink():
+                continue
+            held = _try_lock(folder / LOCK)
+            if held is not None:
+                os.close(held)
+                idle.append((folder, (folder / RUNNING).exists()))
+    return idle
+
+
+def remove_idle(folder: Path) -> list[int] | None:
+    """Remove a work folder that idle_work named, after killing what its dead run left
+    running (the pids); None when a run has claimed it since."""
+    with _claims_lock(folder.parent):
+        if not folder.is_dir():
+            return []
+        held = _try_lock(folder / LOCK)
+        if held is None:
+            return None
+        try:
+            return _remove_stale(folder)
+        finally:
+            os.close(held)
+
+
 @contextmanager
 def owned_temp(folder: Path, name: str = "") -> Iterator[Path]:
     """A new empty temporary file in ``folder`` (``.part-NAME...``), locked by this process
@@ -130,6 +165,22 @@ def owned_temp(folder: Path, name: str = "") -> Iterator[Path]:
         yield Path(path)
     finally:
         os.close(fd)
+
+
+def held(path: Path) -> bool:
+    """True while a live process holds the flock of ``path`` (a running run's events file);
+    False when the file is free or gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # EAGAIN: another process holds it (any other error: cannot tell)
+    finally:
+        os.close(fd)
+    return False
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:

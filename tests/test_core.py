@@ -213,7 +213,7 @@ def test_uninstall_removes_exactly_its_files(sb, chain_recipes):
 
 def test_env_prints_prefix_first_exports(sb):
     out = sb("env").stdout
-    assert f"export PATH={sb.prefix.resolve()}/bin${{PATH:+:$PATH}}" in out
+    assert f'export PATH={sb.prefix.resolve()}/bin"${{PATH:+:$PATH}}"' in out
     assert f"{sb.prefix.resolve()}/lib/pkgconfig" in out
     got = subprocess.run(["sh", "-c", out + 'echo "$PATH"'], check=False, capture_output=True,
                          text=True,

@@ -85,3 +85,23 @@ def test_debian_python_with_distribution_packages_plans_lab_x86(debian_python, t
     assert listed.returncode == 0, listed.stderr
     assert f"{ROOT / 'recipes'} (built-in):" in listed.stdout
     assert any(line.split()[:1] == ["qemu"] for line in listed.stdout.splitlines())
+
+
+def test_debian_python_without_shtab_or_argparse_manpage_says_what_to_install(debian_python,
+                                                                              tmp_path):
+    """Debian 12 packages neither at the versions pyproject.toml asks: the two commands that
+    import them say so, with the cure; no traceback."""
+    env = debian_env(PYTHONPATH=str(ROOT))
+    missing = [(command, requirement) for command, module, requirement in (
+        (["completion", "bash"], "shtab", "shtab>=1.13"),
+        (["manpage"], "argparse_manpage", "argparse-manpage>=4"))
+        if subprocess.run([DEBIAN_PYTHON, "-s", "-c", f"import {module}"], check=False,
+                          env=env, capture_output=True, cwd=tmp_path).returncode != 0]
+    if not missing:
+        pytest.skip(f"{DEBIAN_PYTHON} has shtab and argparse-manpage here")
+    for command, requirement in missing:
+        cp = subprocess.run([DEBIAN_PYTHON, "-s", "-m", "srcbuild", *command], check=False,
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert cp.returncode == 2 and "Traceback" not in cp.stderr, cp.stderr
+        assert f"`srcbuild {command[0]}` needs the Python package " in cp.stderr
+        assert f"or install {requirement} where {DEBIAN_PYTHON} finds it." in cp.stderr

@@ -221,6 +221,9 @@ def test_doctor_command_lists_loader_problems_of_the_prefix(sb, tmp_path):
         [build]
         system = "custom"
         """)
-    cp = sb("doctor", "plain", "--recipes", str(tmp_path / "r"), prefix=prefix)
+    cp = sb("doctor", "plain", "--recipes", str(tmp_path / "r"), prefix=prefix, check=1)
     assert "the loader cannot find a library" in cp.stdout
     assert "LOAD  bin/m: libsbl.so is in the prefix" in cp.stdout
+    assert cp.stdout.splitlines()[-1] == (
+        f"doctor: NOT OK: plain has no requirement; 1 binary(ies) in {prefix.resolve()} miss a "
+        "library (LOAD lines)")

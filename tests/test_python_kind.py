@@ -315,7 +315,7 @@ def test_a_module_of_the_prefix_is_on_pythonpath_in_steps_checks_env_and_run(sb,
         "prefix", "1.4", str(site / MOD), "pymod")
 
     exports = sb("env").stdout
-    assert f"export PYTHONPATH={site}${{PYTHONPATH:+:$PYTHONPATH}}" in exports
+    assert f'export PYTHONPATH={site}"${{PYTHONPATH:+:$PYTHONPATH}}"' in exports
     got = subprocess.run(["sh", "-c", exports + f"python3 -c 'import {MOD} as m; "
                           "print(m.__file__)'"], check=True, capture_output=True, text=True,
                          env={"PATH": os.environ["PATH"], "PYTHONPATH": "/elsewhere"})

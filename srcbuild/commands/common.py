@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from srcbuild import api
 from srcbuild.errors import UsageError
 from srcbuild.events import Events
-from srcbuild.ui import make_reporter
+from srcbuild.ui import Reporter, make_reporter
 
 REQUEST_FIELDS = {f.name for f in dataclasses.fields(api.Request)}
 
@@ -35,8 +37,31 @@ def request(args: argparse.Namespace) -> api.Request:
     return api.Request(**given)
 
 
-def reporter_events(args: argparse.Namespace) -> Events:
-    """An event stream reported as --json events, --quiet lines, or live progress."""
+@contextmanager
+def reporting(args: argparse.Namespace, quiet: bool | None = None) -> Iterator[Events]:
+    """An event stream reported as --json events, --quiet lines, or live progress; the
+    reporter is closed however the command ends: the live display goes and the cursor
+    comes back, and after a signal (Ctrl-C, SIGTERM, SIGHUP) it says which one and what was
+    finished, stopped and not started."""
+    from srcbuild.interrupts import signal_name
+
     events = Events()
-    events.subscribe(make_reporter(getattr(args, "json", False), getattr(args, "quiet", False)))
-    return events
+    reporter = make_reporter(getattr(args, "json", False),
+                             getattr(args, "quiet", False) if quiet is None else quiet)
+    events.subscribe(reporter)
+    try:
+        yield events
+    except KeyboardInterrupt as e:
+        _close(reporter, signal_name(e))
+        raise
+    finally:
+        _close(reporter, "")
+
+
+def _close(reporter: Reporter, interrupted: str) -> None:
+    """Close the reporter; a terminal that is gone (SIGHUP: writes fail with EIO) must not
+    turn the signal's exit status into a traceback."""
+    try:
+        reporter.close(interrupted)
+    except OSError:
+        pass

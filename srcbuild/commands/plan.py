@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from srcbuild import api
 from srcbuild.commands.common import request
-from srcbuild.errors import EXIT_OK, EXIT_UNSATISFIED
+from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED
 from srcbuild.events import Events
-from srcbuild.graph import require_satisfiable
-from srcbuild.kinds import DiagnosisCase, Satisfier
+from srcbuild.graph import Graph, require_satisfiable
+from srcbuild.kinds import Action, DiagnosisCase, Satisfier
 from srcbuild.safety import say
 from srcbuild.ui import make_reporter
 
@@ -19,8 +20,22 @@ DOCTOR_MARKS = {Satisfier.PREFIX: "ok  ", Satisfier.SYSTEM: "ok  ", Satisfier.RE
                 Satisfier.MISSING: "MISS"}
 
 
+def warn_if_unwritable(graph: Graph) -> None:
+    """plan and doctor look ahead: an install into this prefix would stop at once."""
+    from srcbuild.boundary import not_writable
+
+    if not any(graph.nodes[n].action == Action.BUILD for n in graph.order):
+        return
+    why = not_writable(graph.prefix)
+    if why:
+        sys.stderr.write(f"warning: the prefix {graph.prefix} cannot be written: {why}; "
+                         "`srcbuild install` would stop before building. Choose another "
+                         "--prefix, or get write access to it.\n")
+
+
 def plan(args: argparse.Namespace) -> int:
     graph = api.resolve(request(args))
+    warn_if_unwritable(graph)
     if args.json:
         print(json.dumps(graph.to_json(), indent=1))
     else:
@@ -43,23 +58,42 @@ def doctor(args: argparse.Namespace) -> int:
         events.subscribe(make_reporter(False, args.quiet))
         api.install_system_packages(api.resolve(req), req.assume_yes, events)
     graph, found = api.doctor(req)
+    warn_if_unwritable(graph)
     loader = [d for d in found
               if d.case in (DiagnosisCase.LOADER_PATH, DiagnosisCase.LIBRARY_MISSING)]
     found = [d for d in found if d not in loader]
     bad = [d for d in found if d.satisfied_by == Satisfier.MISSING]
+    checked_prefix = graph.prefix.is_dir()
+    code = EXIT_UNSATISFIED if bad else EXIT_FAILED if loader else EXIT_OK
     if args.json:
-        print(json.dumps({"prefix": str(graph.prefix), "ok": not bad,
+        print(json.dumps({"prefix": str(graph.prefix), "ok": code == EXIT_OK,
+                          "prefix_checked": checked_prefix,
                           "diagnoses": [d.to_json() for d in found + loader]}, indent=1))
-    else:
-        for d in found:
-            say(f"{DOCTOR_MARKS.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
-        say(f"\n{len(found) - len(bad)} of {len(found)} satisfiable"
-              + (f"; {len(bad)} not: see the lines marked MISS." if bad else "."))
-        if loader:
-            say(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
-            for d in loader:
-                say(f"LOAD  {d.message}")
-    return EXIT_UNSATISFIED if bad else EXIT_OK
+        return code
+    for d in found:
+        say(f"{DOCTOR_MARKS.get(d.satisfied_by, '    '):<5} [{d.of}] {d.message}")
+    if loader:
+        say(f"\nInstalled in {graph.prefix}, but the loader cannot find a library:")
+        for d in loader:
+            say(f"LOAD  {d.message}")
+    say("\n" + doctor_verdict(graph.targets, len(found), len(bad), len(loader), graph.prefix,
+                              checked_prefix))
+    return code
+
+
+def doctor_verdict(targets: list[str], total: int, bad: int, loader: int, prefix: Path,
+                   checked: bool) -> str:
+    """One line that says what was checked and what was found, skips included."""
+    reqs = f"{total - bad} of {total} requirement(s) satisfiable" if total else \
+        f"{' '.join(targets)} {'has' if len(targets) == 1 else 'have'} no requirement"
+    binaries = (f"{loader} binary(ies) in {prefix} miss a library (LOAD lines)" if loader
+                else f"the binaries in {prefix} find their libraries" if checked
+                else f"{prefix} does not exist, so no installed binary was checked")
+    if bad:
+        return f"doctor: NOT OK: {reqs}, {bad} not (MISS lines); {binaries}"
+    if loader:
+        return f"doctor: NOT OK: {reqs}; {binaries}"
+    return f"doctor: ok: {reqs}; {binaries}"
 
 
 def graph(args: argparse.Namespace) -> int:
