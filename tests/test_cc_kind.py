@@ -168,3 +168,20 @@ def test_cc_names_a_target_not_a_program():
     for bad in ("cc:aarch64-linux-gnu-gcc", "cc:/usr/bin/gcc", "cc:gcc"):
         with pytest.raises(RequirementSyntaxError, match="ARCH-OS"):
             parse(bad)
+
+
+def test_system_packages_install_the_compiler_and_its_c_library_together():
+    # what --system-packages runs when nothing (no recipe either) satisfies cc:aarch64-linux:
+    # both packages, as separate words (Debian's Recommends are not installed)
+    from types import SimpleNamespace
+
+    from srcbuild.doctor import system_package_command
+    from srcbuild.graph import Resolution
+    from srcbuild.kinds import Satisfier
+
+    graph = SimpleNamespace(resolutions=[
+        Resolution(parse("cc:aarch64-linux"), "busybox", Satisfier.MISSING),
+        Resolution(parse("cc:aarch64-linux"), "linux-kernel", Satisfier.MISSING)])
+    assert system_package_command(graph, "apt") == [  # type: ignore[arg-type]
+        "apt-get", "install", "-y", "--no-install-recommends", "gcc-aarch64-linux-gnu",
+        "libc6-dev-arm64-cross"]
