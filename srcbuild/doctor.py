@@ -113,6 +113,8 @@ def diagnose(res: Resolution, probe: SystemProbe, places: tuple[str, ...] = PC_P
             f"{req.op} {req.version} is "
             f"wanted; {newer}."), fix=[f"srcbuild {res.recipe}" if res.recipe else install_text],
             **base)
+    if req.kind == RequirementKind.CC:
+        return cc_missing(res, probe, base)
     if req.kind == RequirementKind.PYTHON:
         if pythons is None:
             pythons = modules_elsewhere([req.name], probe)
@@ -194,6 +196,25 @@ def python_missing(res: Resolution, probe: SystemProbe, pythons: list[Interprete
         f"python3 ({system})."), fix=fix, **base)
 
 
+def cc_missing(res: Resolution, probe: SystemProbe, base: dict[str, Any]) -> Diagnosis:
+    """No compiler here links a static program for the target: each one tried and why it
+    failed (its first error line), the system packages and the recipe."""
+    req, pkgs = res.requirement, base["packages"]
+    install = describe_packages(pkgs)
+    cures = ([f"install {install}"] if install else []) + (
+        [f"build {res.recipe} (srcbuild {res.recipe})"] if res.recipe else [])
+    cure = " or ".join(cures) or "no known system package or recipe provides one"
+    attempts = probe.cc_attempts(req.name)
+    if not attempts:
+        return Diagnosis(case=DiagnosisCase.CC_MISSING, message=(
+            f"{req}: no C compiler for {req.name} on PATH or in the prefix: {cure}."),
+            fix=_fixes(pkgs, res), **base)
+    why = "; ".join(f"{os.path.basename(a.compiler)} ({a.compiler}) {a.reason}"
+                    for a in attempts)
+    return Diagnosis(case=DiagnosisCase.CC_INCAPABLE, message=(
+        f"{req}: {why}; {cure}."), fix=_fixes(pkgs, res), **base)
+
+
 def modules_elsewhere(names: list[str], probe: SystemProbe) -> list[Interpreter]:
     """Each other python3 of this machine, started once, importing ``names``."""
     if not names:
@@ -203,7 +224,7 @@ def modules_elsewhere(names: list[str], probe: SystemProbe) -> list[Interpreter]
 
 
 def _fixes(pkgs: dict[str, str], res: Resolution, recipe_first: bool = False) -> list[str]:
-    out = [" ".join(INSTALL[m] + [p]) for m, p in pkgs.items() if m in INSTALL][:1]
+    out = [" ".join(INSTALL[m] + p.split()) for m, p in pkgs.items() if m in INSTALL][:1]
     if res.recipe:
         # a module's recipe works for any python3, the distribution's package only for its own
         out.insert(0 if recipe_first else len(out), f"srcbuild {res.recipe}")
@@ -325,7 +346,8 @@ def system_package_command(graph: Graph, manager: str) -> list[str]:
     wanted: list[str] = []
     for res in graph.resolutions:
         if res.satisfied_by == Satisfier.MISSING and res.requirement.kind != RequirementKind.RECIPE:
-            pkg = packages_for(res.requirement).get(manager)
-            if pkg and pkg not in wanted:
-                wanted.append(pkg)
+            # a value may name several packages (cc: needs a compiler and its C library)
+            for pkg in packages_for(res.requirement).get(manager, "").split():
+                if pkg not in wanted:
+                    wanted.append(pkg)
     return INSTALL[manager] + wanted if wanted else []

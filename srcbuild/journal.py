@@ -144,13 +144,22 @@ class Transaction:
         new = self.dir / "new"
         for sub in ("new", "old", "gone"):
             (self.dir / sub).mkdir(parents=True)
+        # hard links of the stage stay hard links (binutils' ld = ld.bfd = TARGET-ld, GCC's
+        # drivers): one copy, linked, and the renames keep the inode; not 2-4 copies
+        copied: dict[tuple[int, int], str] = {}
         for i, rel in enumerate(sources):
             self.doing = f"copying {rel} into {new}"
             src, dst = f"{stage}/{rel}", f"{new}/{i}"
+            st = os.lstat(src)
+            first = copied.get((st.st_dev, st.st_ino)) if st.st_nlink > 1 else None
             if os.path.islink(src):
                 os.symlink(os.readlink(src), dst)
+            elif first is not None:
+                os.link(first, dst)
             else:
                 shutil.copy2(src, dst)
+                if st.st_nlink > 1:
+                    copied[(st.st_dev, st.st_ino)] = dst
             self.on_step("copy", i)
         self.doing = "writing the copied files to disk"
         sync_files(new, len(sources))

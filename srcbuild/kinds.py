@@ -17,6 +17,7 @@ class RequirementKind(StrEnum):
     LIBRARY = "library"
     PROGRAM = "program"
     PYTHON = "python"  # a module the build's python3 imports (pyprobe.py)
+    CC = "cc"  # a C compiler that links static programs for ARCH-OS (ccprobe.py)
     RECIPE = "recipe"
 
 
@@ -109,6 +110,8 @@ class DiagnosisCase(StrEnum):
     LIBRARY_MISSING = "library-missing"
     MODULE_MISSING = "module-missing"  # the build's python3 cannot import a python: module
     MODULE_OTHER_PYTHON = "module-other-python"  # ... but another python3 here can
+    CC_INCAPABLE = "cc-incapable"  # cross compilers are here, none links a static program
+    CC_MISSING = "cc-missing"  # no cross compiler for the target at all
 
 
 class DriftKind(StrEnum):

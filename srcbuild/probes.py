@@ -1,5 +1,5 @@
-"""The only place that asks the system: pkg-config, ldconfig -p, PATH, --version and the
-build's python3 (through pyprobe.py).
+"""The only place that asks the system: pkg-config, ldconfig -p, PATH, --version, the
+build's python3 (through pyprobe.py) and cross compilers (through ccprobe.py).
 
 A probe returns a Found (with provenance: the .pc file, library or program path and its
 version; for what the system has, outside the prefix, the identity of the files it resolved
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from srcbuild import ccprobe
 from srcbuild.identity import FileId, content_id, library_files, stat_id
 from srcbuild.kinds import RequirementKind
 from srcbuild.pyprobe import Interpreter, Module, probe_modules, python_path
@@ -85,6 +86,7 @@ class SystemProbe:
         # of the prefix need not be started to learn the version its package recorded
         self.installed = installed or {}
         self.interpreter: Interpreter | None = None  # the build's python3, once started
+        self.cache_dir = ccprobe.default_cache_dir(self.environ)  # cc: verdicts
         self._modules: dict[str, Module] = {}
 
     # -- search paths -------------------------------------------------------------
@@ -138,7 +140,8 @@ class SystemProbe:
             fn = {RequirementKind.PKGCONFIG: self.pkgconfig,
                   RequirementKind.LIBRARY: self.library,
                   RequirementKind.PROGRAM: self.program,
-                  RequirementKind.PYTHON: self.python}[req.kind]
+                  RequirementKind.PYTHON: self.python,
+                  RequirementKind.CC: self.cc}[req.kind]
             self._memo[key] = fn(req.name, want_version=bool(req.op))
         return self._memo[key]
 
@@ -226,6 +229,19 @@ class SystemProbe:
         if not m.found:
             return None
         return Found(m.version, m.path, os.path.isabs(m.path) and self._under_prefix(m.path))
+
+    # -- cc: cross compilers that link static programs ---------------------------------------
+    def cc_attempts(self, name: str) -> list[ccprobe.Attempt]:
+        """Every candidate compiler for ``cc:NAME`` tried, up to the first that passed."""
+        return ccprobe.probe(name, self.prefix, self.environ, self.cache_dir)
+
+    def cc(self, name: str, want_version: bool = True) -> Found | None:
+        good = ccprobe.chosen(self.cc_attempts(name))
+        if good is None:
+            return None
+        in_prefix = self._under_prefix(good.compiler)
+        return Found(good.version, good.compiler, in_prefix,
+                     () if in_prefix else (stat_id(good.compiler),))
 
     def _under_prefix(self, path: str) -> bool:
         try:

@@ -15,6 +15,7 @@ _REQ = re.compile(
     r"^\s*(?P<kind>[a-z]+)\s*:\s*(?P<name>[^\s<>=!]+)\s*"
     r"(?:(?P<op>>=|<=|!=|==|=|>|<)\s*(?P<version>[^\s<>=!]+))?\s*$"
 )
+_CC = re.compile(r"^[a-z0-9_]+-[a-z]+$", re.ASCII)  # ARCH-OS, as ccprobe.split_name reads it
 _MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$", re.ASCII)
 
 
@@ -60,6 +61,10 @@ def parse(text: str) -> Requirement:
         raise RequirementSyntaxError(
             f"{text!r}: python: names a module as `import` takes it (python:elftools, "
             f"python:yaml), not a distribution (pyelftools, PyYAML) or a path")
+    if kind == RequirementKind.CC and not _CC.match(m["name"]):
+        raise RequirementSyntaxError(
+            f"{text!r}: cc: names a target as ARCH-OS (cc:aarch64-linux), not a compiler "
+            f"or a triplet")
     op = m["op"] or ""
     if op == "==":
         op = "="

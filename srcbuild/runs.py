@@ -15,6 +15,7 @@ stopped by a recipe error before its plan) keeps its events file but does not be
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -161,3 +162,31 @@ class Recorder(FileRecorder):
         if event["event"] == EventKind.PACKAGE_START and not self.started:
             self.started = True
             set_last(self.cache_dir, self.run_id)
+
+
+def last_build_seconds(cache_dir: Path, names: set[str], limit: int = 50) -> dict[str, float]:
+    """How long each of ``names`` took when it was last built (a ``package_end`` with status
+    built in the newest of the last ``limit`` runs that built it): what `plan` shows beside a
+    long build (the cross toolchain's GCC takes tens of minutes)."""
+    out: dict[str, float] = {}
+    for run in reversed(list_runs(cache_dir)[-limit:]):
+        wanted = names - out.keys()
+        if not wanted:
+            break
+        try:
+            lines = run.events.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in reversed(lines):
+            if '"package_end"' not in line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            name = event.get("recipe")
+            if (name in wanted and event.get("status") == "built"
+                    and isinstance(event.get("seconds"), (int, float))):
+                out[name] = float(event["seconds"])
+                wanted.discard(name)
+    return out

@@ -24,20 +24,21 @@ MAP_FILE = Path(__file__).resolve().parent / "data" / "sysdeps.toml"
 
 
 @lru_cache(maxsize=1)
-def package_map() -> dict[str, dict[str, dict[str, str]]]:
+def package_map() -> dict[str, dict[str, dict[str, str | list[str]]]]:
     with open(MAP_FILE, "rb") as f:
         return tomllib.load(f)
 
 
 def packages_for(req: Requirement) -> dict[str, str]:
-    """{manager: package} for a requirement, {} when the map does not know it."""
+    """{manager: package} for a requirement, {} when the map does not know it; where the map
+    lists several packages (cc:), they are one space-separated value."""
     table = package_map().get(req.kind, {})
     entry = table.get(req.name)
     if entry is None and req.kind == "library" and not req.name.endswith(".so"):
         entry = table.get(req.name.split(".so")[0] + ".so")
     if entry is None and req.kind == "python" and "." in req.name:
         entry = table.get(req.name.split(".")[0])  # python:yaml.constructor -> yaml's
-    return dict(entry or {})
+    return {m: " ".join(v) if isinstance(v, list) else v for m, v in (entry or {}).items()}
 
 
 def describe_packages(pkgs: dict[str, str]) -> str:

@@ -52,7 +52,22 @@ def template_context(recipe: Recipe, options: Mapping[str, str | bool], prefix: 
         ctx.update(source_dir=str(folders.source_dir), build_dir=str(folders.build_dir),
                    destdir=str(folders.destdir),
                    stage=str(staged_prefix(folders.destdir, prefix)))
+        if folders is PLACEHOLDER_FOLDERS and cc_requirement(recipe, ctx):
+            # the compiler is chosen when the package is built (BuildContext.template_vars)
+            ctx["cross_compile"] = PLACEHOLDER_CROSS_COMPILE
     return ctx
+
+
+PLACEHOLDER_CROSS_COMPILE = "/CROSS/bin/TARGET-"
+
+
+def cc_requirement(recipe: Recipe, context: Mapping[str, Any]) -> str | None:
+    """The target of the recipe's ``cc:`` requirement (requires or tools), or None: what
+    ``{{ cross_compile }}`` is the compiler for (one per recipe)."""
+    for text in (*recipe.requires, *recipe.tools):
+        if text.lstrip().startswith("cc:"):
+            return parse(render(text, context, f"{recipe.path} requires")).name
+    return None
 
 
 SANDBOX_HINT = ("Recipe templates run in a sandbox: the names of docs/recipes.md, attribute "

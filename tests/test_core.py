@@ -211,6 +211,33 @@ def test_uninstall_removes_exactly_its_files(sb, chain_recipes):
     assert "lib/libalpha.so" in with_alpha
 
 
+def test_hard_links_stay_hard_links_in_the_prefix(sb, tmp_path):
+    # binutils installs ld, ld.bfd, TARGET-ld and TARGET/bin/ld as one file
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "install.sh").write_text(
+        'set -e; mkdir -p "$1/bin" "$1/t/bin"\n'
+        'printf "#!/bin/sh\\necho ld\\n" > "$1/bin/ld"; chmod 755 "$1/bin/ld"\n'
+        'ln "$1/bin/ld" "$1/bin/ld.bfd"; ln "$1/bin/ld" "$1/t/bin/ld"; printf x > "$1/bin/other"\n')
+    recipe(tmp_path / "r", "linked", f"""
+        version = "1"
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "custom"
+        install = [["sh", "{{{{ source_dir }}}}/install.sh", "{{{{ stage }}}}"]]
+        """)
+    sb("linked", "--recipes", str(tmp_path / "r"))
+    names = [sb.prefix / "bin" / "ld", sb.prefix / "bin" / "ld.bfd",
+             sb.prefix / "t" / "bin" / "ld"]
+    inodes = {os.stat(n).st_ino for n in names}
+    assert len(inodes) == 1 and os.stat(names[0]).st_nlink == 3
+    assert os.stat(sb.prefix / "bin" / "other").st_ino not in inodes
+    assert subprocess.run([names[1]], capture_output=True, text=True, check=True).stdout == "ld\n"
+    sb("uninstall", "linked")
+    assert not any(n.exists() for n in names)
+
+
 def test_env_prints_prefix_first_exports(sb):
     out = sb("env").stdout
     assert f'export PATH={sb.prefix.resolve()}/bin"${{PATH:+:$PATH}}"' in out

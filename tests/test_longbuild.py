@@ -50,3 +50,37 @@ def test_lab_builds_checks_and_reruns_as_a_no_op(prefix, lab):
              "-append", "console=ttyAMA0 rdinit=/init panic=-1 srcbuild.mode=check"], check=False,
             capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         assert "Hello from the arm64 KVM guest" in boot.stdout, boot.stdout[-3000:]
+
+
+def _comment(readelf: Path, binary: Path) -> str:
+    return subprocess.run([readelf, "-p", ".comment", binary], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_lab_arm64_kvm_with_the_toolchain_built_from_source(tmp_path_factory):
+    """An empty prefix, no aarch64 compiler needed from the system: binutils, GCC and musl
+    are built first (recipe cross-toolchain), then the kernel, a static BusyBox and the
+    KVM sample with them; the lab's check boots it to the innermost guest's message."""
+    given = os.environ.get("SRCBUILD_LONGBUILD_TOOLCHAIN_PREFIX")
+    prefix = Path(given) if given else tmp_path_factory.mktemp("toolchain") / "prefix"
+    target = "aarch64-linux-musl"
+    srcbuild = Srcbuild(prefix, cache=None, jobs=None)
+    first = srcbuild("lab-arm64-kvm", "--from-source", "cross-toolchain", "--quiet",
+                     check=None, timeout=4 * 3600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = srcbuild("lab-arm64-kvm", "--from-source", "cross-toolchain", check=None)
+    assert again.returncode == 0 and "Nothing to do" in again.stderr, again.stderr[-2000:]
+    # the toolchain lives in PREFIX/cross/TARGET; PREFIX/bin has only TARGET-* links to it
+    bindir = prefix / "bin"
+    for host_name in ("gcc", "cc", "cpp", "as", "ld", "ar"):
+        assert not (bindir / host_name).exists(), host_name
+    gcc = bindir / f"{target}-gcc"
+    assert gcc.is_symlink() and gcc.resolve().is_relative_to(prefix / "cross" / target)
+    readelf = bindir / f"{target}-readelf"
+    guest = prefix / "share" / "srcbuild" / "arm64"
+    for binary in (guest / "busybox" / "bin" / "busybox", guest / "bin" / "kvm-sample-arm64"):
+        headers = subprocess.run([readelf, "-lh", binary], capture_output=True, text=True,
+                                 check=True).stdout
+        assert "AArch64" in headers and "INTERP" not in headers, binary
+        # our GCC says "(GNU) 12.2.0"; Debian's cross gcc says "(Debian 12.2.0-14) 12.2.0"
+        assert "GCC: (GNU) 12.2.0" in _comment(readelf, binary), binary

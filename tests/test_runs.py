@@ -4,6 +4,7 @@ never mix; and (case 15) text from recipes and builds never drives the terminal.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pkgfactory import recipe
@@ -81,3 +82,25 @@ def test_escape_sequences_never_reach_the_terminal(sb, tmp_path):
     failed = sb("loud", "--recipes", str(tmp_path / "r"), "--quiet", check=1)
     assert "\x1b" not in failed.stderr and "\x07" not in failed.stderr
     assert "\\x1b[2J\\x1b]0;owned\\x07 boom" in failed.stderr
+
+
+def test_plan_says_how_long_a_build_took_last_time(sb, tmp_path):
+    # the toolchain's GCC takes tens of minutes: the plan says so before it starts again
+    from pkgfactory import recipe
+
+    recipe(tmp_path / "r", "slowish", """
+        version = "1"
+        [[source]]
+        path = "."
+        [build]
+        system = "custom"
+        install = [["sh", "-c", "mkdir -p \\"$0/share\\" && echo x > \\"$0/share/slowish\\"", "{{ stage }}"]]
+        """)
+    env = {"SRCBUILD_CACHE": str(sb.cache)}  # plan reads the runs of the default cache
+    first = sb("plan", "slowish", "--recipes", str(tmp_path / "r"), env=env).stdout
+    assert "last time" not in first
+    sb("slowish", "--recipes", str(tmp_path / "r"))
+    sb("uninstall", "slowish")
+    again = sb("plan", "slowish", "--recipes", str(tmp_path / "r"), env=env).stdout
+    assert re.search(r"build +slowish 1 +\(not installed in the prefix; took [0-9.ms]+ last time\)",
+                     again), again

@@ -20,7 +20,7 @@ import pytest
 
 MAP_PATH = Path(__file__).resolve().parents[1] / "srcbuild" / "data" / "sysdeps.toml"
 
-KINDS = {"pkgconfig", "library", "program", "python"}
+KINDS = {"pkgconfig", "library", "program", "python", "cc"}
 DISTROS = {"apt", "dnf", "apk", "pacman"}
 
 # A package name as the four package managers allow it (Debian is the
@@ -83,12 +83,14 @@ def test_entries_are_tables_with_apt_and_known_distros(sysdeps):
             unknown = set(entry) - DISTROS
             if unknown:
                 problems.append(f"{where}: unknown distro keys {sorted(unknown)}")
-            for distro, pkg in entry.items():
-                if not isinstance(pkg, str) or not PKG_NAME.match(pkg):
-                    problems.append(f"{where}.{distro}: bad package name {pkg!r}")
-            apt = entry.get("apt")
-            if isinstance(apt, str) and not DEB_NAME.match(apt):
-                problems.append(f"{where}.apt: not a valid Debian name {apt!r}")
+            for distro, value in entry.items():
+                # a list only for cc: (a compiler and its C library)
+                many = kind == "cc" and isinstance(value, list) and value
+                for pkg in value if many else [value]:
+                    if not isinstance(pkg, str) or not PKG_NAME.match(pkg):
+                        problems.append(f"{where}.{distro}: bad package name {pkg!r}")
+                    elif distro == "apt" and not DEB_NAME.match(pkg):
+                        problems.append(f"{where}.apt: not a valid Debian name {pkg!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -120,6 +122,15 @@ def test_a_submodule_falls_back_to_its_top_level_module():
     assert packages_for(parse("python:srcbuild_no_such_module")) == {}
 
 
+def test_a_cc_capability_installs_the_compiler_and_its_c_library():
+    from srcbuild.requirement import parse
+    from srcbuild.sysdeps import packages_for
+
+    # without libc6-dev-arm64-cross, Debian's cross gcc cannot build a static program
+    assert packages_for(parse("cc:aarch64-linux"))["apt"] == \
+        "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+
+
 def test_coverage(sysdeps):
     assert len(sysdeps["pkgconfig"]) >= 100
     assert len(sysdeps["library"]) >= 30
@@ -136,7 +147,8 @@ def test_coverage(sysdeps):
 
 
 def _apt_names(sysdeps) -> list[str]:
-    return sorted({e["apt"] for entries in sysdeps.values() for e in entries.values()})
+    return sorted({name for entries in sysdeps.values() for e in entries.values()
+                   for name in ([e["apt"]] if isinstance(e["apt"], str) else e["apt"])})
 
 
 def _shown_packages(names: list[str]) -> set[str]:

@@ -8,17 +8,28 @@ of the source) is said here too, never in the engine.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from srcbuild import ccprobe
+from srcbuild.errors import UnsatisfiedError
 from srcbuild.install import staged_prefix
 from srcbuild.kinds import Phase
 from srcbuild.recipe import Recipe
-from srcbuild.templates import Command, Folders, render, render_command, template_context
+from srcbuild.templates import (
+    Command,
+    Folders,
+    cc_requirement,
+    render,
+    render_command,
+    template_context,
+)
 
 
 @dataclass(frozen=True)
@@ -41,14 +52,41 @@ class BuildContext:
         return staged_prefix(self.destdir, self.prefix)
 
     def template_vars(self) -> dict[str, Any]:
-        return template_context(self.recipe, self.options, self.prefix, self.jobs,
-                                Folders(self.source_dir, self.build_dir, self.destdir))
+        ctx = template_context(self.recipe, self.options, self.prefix, self.jobs,
+                               Folders(self.source_dir, self.build_dir, self.destdir))
+        if self.cross_compile:
+            ctx["cross_compile"] = self.cross_compile
+        return ctx
+
+    @cached_property
+    def cross_compile(self) -> str:
+        """``{{ cross_compile }}`` for a recipe with a ``cc:`` requirement: the CROSS_COMPILE
+        prefix of the compiler chosen now, with the prefix as it is after the merges of the
+        packages before this one (cross-toolchain's), else ""."""
+        ctx = template_context(self.recipe, self.options, self.prefix, self.jobs)
+        target = cc_requirement(self.recipe, ctx)
+        return cross_compile_for(target, self.prefix) if target else ""
 
     def render(self, text: str, key: str) -> str:
         return render(text, self.template_vars(), f"{self.recipe.path} [build] {key}")
 
     def args(self, key: str) -> list[str]:
         return [self.render(a, key) for a in self.recipe.build.get(key, [])]
+
+
+def cross_compile_for(target: str, prefix: Path) -> str:
+    """The CROSS_COMPILE prefix of the first compiler that links static programs for
+    ``target`` (the prefix's toolchains first); an error naming each failure when none does."""
+    environ = dict(os.environ)
+    attempts = ccprobe.probe(target, prefix, environ, ccprobe.default_cache_dir(environ),
+                             fresh=True)
+    good = ccprobe.chosen(attempts)
+    if good is None:
+        why = "; ".join(f"{a.compiler} {a.reason}" for a in attempts) or "none on PATH"
+        raise UnsatisfiedError(f"No C compiler links static programs for {target}: {why}.",
+                               "srcbuild doctor says why and what to install; or build "
+                               "recipe cross-toolchain (--from-source cross-toolchain).")
+    return good.cross_compile
 
 
 # the programs of each phase's default commands, as requirement texts

@@ -13,8 +13,9 @@ from srcbuild.errors import EXIT_FAILED, EXIT_OK, EXIT_UNSATISFIED
 from srcbuild.events import Events
 from srcbuild.graph import Graph, require_satisfiable
 from srcbuild.kinds import Action, DiagnosisCase, Satisfier
+from srcbuild.runs import last_build_seconds
 from srcbuild.safety import say
-from srcbuild.ui import make_reporter
+from srcbuild.ui import fmt_seconds, make_reporter
 
 DOCTOR_MARKS = {Satisfier.PREFIX: "ok  ", Satisfier.SYSTEM: "ok  ", Satisfier.RECIPE: "build",
                 Satisfier.MISSING: "MISS"}
@@ -34,15 +35,19 @@ def warn_if_unwritable(graph: Graph) -> None:
 
 
 def plan(args: argparse.Namespace) -> int:
-    graph = api.resolve(request(args))
+    req = request(args)
+    graph = api.resolve(req)
     warn_if_unwritable(graph)
     if args.json:
         print(json.dumps(graph.to_json(), indent=1))
     else:
         say(f"Plan for {' '.join(graph.targets)} into {graph.prefix}:")
+        builds = {name for name in graph.order if graph.nodes[name].action == Action.BUILD}
+        took = last_build_seconds(req.cache_dir, builds) if builds else {}
         for i, name in enumerate(graph.order, 1):
             n = graph.nodes[name]
-            say(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason})")
+            last = f"; took {fmt_seconds(took[name])} last time" if name in took else ""
+            say(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason}{last})")
         say("Requirements:")
         for r in graph.resolutions:
             v = f" {r.version}" if r.version else ""
