@@ -292,7 +292,7 @@ def doctor(req: Request) -> tuple[Graph, list[Diagnosis]]:
     probe = SystemProbe(req.prefix.resolve())
     found = diagnose_graph(graph, probe)
     if req.prefix.exists():
-        found += unresolved_libraries(req.prefix.resolve())
+        found += unresolved_libraries(req.prefix.resolve(), req.cache_dir)
     return graph, found
 
 

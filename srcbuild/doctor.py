@@ -267,12 +267,14 @@ def prefix_elf_files(prefix: Path) -> list[Path]:
     return files
 
 
-def unresolved_libraries(prefix: Path) -> list[Diagnosis]:
+def unresolved_libraries(prefix: Path, cache_dir: Path | None = None) -> list[Diagnosis]:
     """Diagnosis 5: a program or library of the prefix needs a library the loader cannot
     find. Each file's DT_NEEDED entries are resolved as ld.so does (elfload.resolve: RPATH,
     RUNPATH, the ld.so cache, the default folders; never LD_LIBRARY_PATH), in this process:
-    a library is named once, by the file that needs it and whose search path lacks it."""
-    from srcbuild.elfload import Abi, Layout, file_abi, host_loader, read_elf, resolve
+    a library is named once, by the file that needs it and whose search path lacks it.
+    Each file's facts come from elfcache (read again only when the file changed)."""
+    from srcbuild.elfcache import ElfFacts
+    from srcbuild.elfload import Abi, Layout, file_abi, host_loader, resolve
 
     loader = host_loader()
     layout = Layout(prefix)
@@ -283,14 +285,16 @@ def unresolved_libraries(prefix: Path) -> list[Diagnosis]:
             abis[path] = file_abi(path)
         return abis[path]
 
+    facts = ElfFacts(cache_dir)
     out = []
     for path in prefix_elf_files(prefix):
-        elf = read_elf(path)
+        elf = facts.read(path)
         if elf is None or elf.abi != loader.abi:  # a guest's binary: not this loader's
             continue
         for needed in elf.needed:
             if resolve(needed, elf, str(path), layout, loader, abi_of).found == "missing":
                 out.append(loader_diagnosis(prefix, path, needed))
+    facts.save(prefix)
     return out
 
 

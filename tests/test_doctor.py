@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -227,3 +228,26 @@ def test_doctor_command_lists_loader_problems_of_the_prefix(sb, tmp_path):
     assert cp.stdout.splitlines()[-1] == (
         f"doctor: NOT OK: plain has no requirement; 1 binary(ies) in {prefix.resolve()} miss a "
         "library (LOAD lines)")
+
+
+def test_remembered_elf_facts_follow_the_files(tmp_path):
+    """doctor keeps each file's loader facts in the cache (elfcache) to stay instant; a
+    program rebuilt in place with an rpath, or replaced, is read again, never judged by what
+    it was; the facts of files that left the prefix are dropped."""
+    from srcbuild.elfcache import CACHE_NAME
+
+    cache = tmp_path / "cache"
+    prefix = _lib_and_program(tmp_path, rpath=False)
+    assert [d.case for d in unresolved_libraries(prefix, cache)] == ["loader-path"]
+    facts = json.loads((cache / CACHE_NAME).read_text())["files"]
+    assert str((prefix / "bin" / "m").resolve()) in facts
+    assert [d.case for d in unresolved_libraries(prefix, cache)] == ["loader-path"]  # remembered
+    subprocess.run(["cc", "-o", prefix / "bin" / "m", tmp_path / "src" / "m.c",
+                    f"-L{prefix}/lib", "-lsbl", f"-Wl,-rpath,{prefix}/lib"], check=True)
+    assert unresolved_libraries(prefix, cache) == []  # rewritten in place: read again
+    (prefix / "bin" / "m").unlink()
+    unresolved_libraries(prefix, cache)
+    facts = json.loads((cache / CACHE_NAME).read_text())["files"]
+    assert str((prefix / "bin" / "m").resolve()) not in facts
+    (cache / CACHE_NAME).write_text("{not json")  # a damaged cache is only not used
+    assert unresolved_libraries(prefix, cache) == []
