@@ -21,7 +21,7 @@ def test_every_shipped_recipe_loads_and_has_checked_sources():
                      "linux-kernel", "busybox", "initramfs-arm64", "lab-arm64-kvm",
                      "pyelftools", "dpdk", "dpdk-sample", "dpdk-lab-net", "lab-dpdk",
                      "seabios", "linux-kernel-x86_64", "busybox-x86_64", "initramfs-x86_64",
-                     "lab-net"):
+                     "lab-net", "libelf"):
         assert expected in names
     for r in book.all():
         for s in r.sources:
@@ -104,7 +104,7 @@ def test_plan_x86_labs_order_firmware_kernel_and_guests(sb):
         assert order.index(first) < order.index(then), (first, then, order)
     tools = {r["requirement"].split()[0]: r for r in plan["requirements"]
              if r["of"] == "linux-kernel-x86_64"}
-    for tool in ("program:flex", "program:bison"):
+    for tool in ("program:flex", "program:bison", "pkgconfig:libelf"):
         assert tool in tools
         if tools[tool]["satisfied_by"] == "recipe":
             assert order.index(tools[tool]["recipe"]) < order.index("linux-kernel-x86_64")
