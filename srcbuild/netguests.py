@@ -86,7 +86,12 @@ def start_guest(net: netlab.Net, prefix: Path, guest: Guest, console: Path, mode
     return proc
 
 
-def check(prefix: Path, cpu: str, timeout: float) -> int:
+def guests(b_mode: str) -> tuple[Guest, ...]:
+    """The two guests, b's port in ``b_mode`` (``bridge`` shows why passthru is needed)."""
+    return tuple(Guest(g.name, g.mac, b_mode, g.args) if g.name == "b" else g for g in GUESTS)
+
+
+def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru") -> int:
     """Boot both guests, wait for a's pings, print them; 0 only with every ping answered."""
     reason = netlab.missing_rights()
     if reason:
@@ -98,7 +103,7 @@ def check(prefix: Path, cpu: str, timeout: float) -> int:
         return 1
     consoles = {g.name: Path.cwd() / f"console-{g.name}.log" for g in GUESTS}
     try:
-        with netlab.network([(g.name, g.mac, g.mode) for g in GUESTS]) as net:
+        with netlab.network([(g.name, g.mac, g.mode) for g in guests(b_mode)]) as net:
             ports = ", ".join(f"{p.device} ({p.mode} on {p.parent}, {p.mac}) for guest {p.guest}"
                               for p in net.ports)
             print(f"lab-net: namespace {net.name}: {ports}")
@@ -154,7 +159,7 @@ def _verdict(consoles: dict[str, Path]) -> int:
     return 1
 
 
-def run(prefix: Path, cpu: str) -> int:
+def run(prefix: Path, cpu: str, b_mode: str = "passthru") -> int:
     """Both guests in one tmux session (a left, b right); the network goes when tmux ends."""
     reason = netlab.missing_rights()
     if reason:
@@ -168,7 +173,7 @@ def run(prefix: Path, cpu: str) -> int:
     if missing:
         print(f"lab-net: missing {', '.join(missing)}", file=sys.stderr)
         return 1
-    with netlab.network([(g.name, g.mac, g.mode) for g in GUESTS]) as net:
+    with netlab.network([(g.name, g.mac, g.mode) for g in guests(b_mode)]) as net:
         sock = ["tmux", "-L", net.name]
         panes = [shlex.join([sys.executable, "-m", "srcbuild.netguests", "console", net.name,
                              str(net.workdir), g.name, "--prefix", str(prefix), "--cpu", cpu])
@@ -208,6 +213,8 @@ def main(argv: list[str]) -> int:
         s.add_argument("--prefix", type=Path, required=True)
         s.add_argument("--cpu", default=CPU)
         s.add_argument("--timeout", type=float, default=TIMEOUT)
+        s.add_argument("--b-mode", choices=("passthru", "bridge"), default="passthru",
+                       help="macvtap mode of guest b's port (bridge: b's mv0 is unreachable)")
     s = sub.add_parser("console")
     s.add_argument("name")
     s.add_argument("workdir", type=Path)
@@ -216,9 +223,9 @@ def main(argv: list[str]) -> int:
     s.add_argument("--cpu", default=CPU)
     args = p.parse_args(argv)
     if args.command == "check":
-        return check(args.prefix, args.cpu, args.timeout)
+        return check(args.prefix, args.cpu, args.timeout, args.b_mode)
     if args.command == "run":
-        return run(args.prefix, args.cpu)
+        return run(args.prefix, args.cpu, args.b_mode)
     return console(args.name, args.workdir, args.guest, args.prefix, args.cpu)
 
 
