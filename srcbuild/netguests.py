@@ -23,8 +23,9 @@ from srcbuild import netlab
 
 # No `-cpu host`: on this machine kind (an AMD EPYC guest with nested KVM) QEMU aborts on
 # MSR 0x10a (IA32_ARCH_CAPABILITIES), which `host` passes through but nested KVM refuses.
-# A named model that boots here, and that keeps the kvmclock/paravirt CPUID leaves KVM adds.
-CPU = "EPYC-Rome"
+# qemu64, QEMU's default model: the one this nested KVM lacks least of (it reports only SSE3
+# missing; EPYC-Rome gets 35 such warnings), and it exists on every x86 host.
+CPU = "qemu64"
 MEMORY = "128"
 TIMEOUT = 180.0
 
@@ -49,7 +50,8 @@ PINGS = ("10.99.0.2", "10.99.0.3")
 SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received, .*?(\d+)% packet loss")
 
 
-def qemu_argv(prefix: Path, guest: Guest, fd: int, mode: str, cpu: str = CPU) -> list[str]:
+def qemu_argv(prefix: Path, guest: Guest, fd: int, mode: str, cpu: str = CPU,
+              accel: str = "kvm") -> list[str]:
     """qemu-system-x86_64 for one guest: the NIC on the macvtap's fd, its MAC, no ROM."""
     lab = prefix / "share" / "srcbuild" / "x86_64"
     append = f"console=ttyS0 rdinit=/init panic=-1 srcbuild.name={guest.name} {guest.args}"
@@ -59,7 +61,7 @@ def qemu_argv(prefix: Path, guest: Guest, fd: int, mode: str, cpu: str = CPU) ->
             append += " srcbuild.ping=" + ",".join(PINGS)
     serial = ["-serial", "stdio", "-display", "none"] if mode == "check" else ["-nographic",
                                                                                 "-serial", "mon:stdio"]
-    return [str(prefix / "bin" / "qemu-system-x86_64"), "-accel", "kvm", "-cpu", cpu,
+    return [str(prefix / "bin" / "qemu-system-x86_64"), "-accel", accel, "-cpu", cpu,
             "-m", MEMORY, "-nodefaults", "-no-user-config", *serial, "-no-reboot",
             "-kernel", str(lab / "bzImage"), "-initrd", str(lab / "initramfs.cpio.gz"),
             "-append", append,
@@ -74,11 +76,12 @@ def missing_files(prefix: Path) -> list[str]:
 
 
 def start_guest(net: netlab.Net, prefix: Path, guest: Guest, console: Path, mode: str,
-                cpu: str) -> subprocess.Popen[bytes]:
+                cpu: str, accel: str = "kvm") -> subprocess.Popen[bytes]:
     fd = os.open(net.port(guest.name).node, os.O_RDWR)
     try:
         with open(console, "wb") as out:
-            proc = subprocess.Popen(qemu_argv(prefix, guest, fd, mode, cpu), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(qemu_argv(prefix, guest, fd, mode, cpu, accel),
+                                    stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, pass_fds=(fd,))
     finally:
         os.close(fd)
@@ -91,7 +94,8 @@ def guests(b_mode: str) -> tuple[Guest, ...]:
     return tuple(Guest(g.name, g.mac, b_mode, g.args) if g.name == "b" else g for g in GUESTS)
 
 
-def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru") -> int:
+def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru",
+          accel: str = "kvm") -> int:
     """Boot both guests, wait for a's pings, print them; 0 only with every ping answered."""
     reason = netlab.missing_rights()
     if reason:
@@ -108,7 +112,7 @@ def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru") -> i
                               for p in net.ports)
             print(f"lab-net: namespace {net.name}: {ports}")
             t0 = time.monotonic()
-            procs = {g.name: start_guest(net, prefix, g, consoles[g.name], "check", cpu)
+            procs = {g.name: start_guest(net, prefix, g, consoles[g.name], "check", cpu, accel)
                      for g in reversed(GUESTS)}  # b first: it is the one pinged
             done = _wait_for(consoles["a"], "srcbuild-net a: done", procs["a"], timeout)
             print(f"lab-net: guest a finished its pings {time.monotonic() - t0:.1f} s after start"
@@ -151,8 +155,9 @@ def _verdict(consoles: dict[str, Path]) -> int:
         print(f"PASS: lab-net: guest a pinged {' and '.join(PINGS)} (b's eth0 and b's macvlan "
               "mv0) with 0% packet loss")
         return 0
-    print(f"FAIL: lab-net: {len(summaries)} of {len(PINGS)} pings answered without loss; "
-          "consoles:", file=sys.stderr)
+    good = sum(1 for m in summaries if int(m[1]) > 0 and m[1] == m[2] and m[3] == "0")
+    print(f"FAIL: lab-net: {good} of {len(PINGS)} ping runs without loss; consoles:",
+          file=sys.stderr)
     for name, path in consoles.items():
         print(f"--- {path} (last 40 lines)", file=sys.stderr)
         print("\n".join(text[name].splitlines()[-40:]), file=sys.stderr)
@@ -214,7 +219,9 @@ def main(argv: list[str]) -> int:
         s.add_argument("--cpu", default=CPU)
         s.add_argument("--timeout", type=float, default=TIMEOUT)
         s.add_argument("--b-mode", choices=("passthru", "bridge"), default="passthru",
-                       help="macvtap mode of guest b's port (bridge: b's mv0 is unreachable)")
+                       help="macvtap mode of guest b's port (bridge: beside a on one veth end)")
+        s.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
+                       help="tcg: emulate the guests (slow; for machines where KVM guests hang)")
     s = sub.add_parser("console")
     s.add_argument("name")
     s.add_argument("workdir", type=Path)
@@ -223,7 +230,7 @@ def main(argv: list[str]) -> int:
     s.add_argument("--cpu", default=CPU)
     args = p.parse_args(argv)
     if args.command == "check":
-        return check(args.prefix, args.cpu, args.timeout, args.b_mode)
+        return check(args.prefix, args.cpu, args.timeout, args.b_mode, args.accel)
     if args.command == "run":
         return run(args.prefix, args.cpu, args.b_mode)
     return console(args.name, args.workdir, args.guest, args.prefix, args.cpu)

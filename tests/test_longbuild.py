@@ -107,7 +107,7 @@ def x86_64_guest_boots_on_the_prefix_firmware(prefix: Path) -> None:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         pytest.skip("no usable /dev/kvm")
     boot = subprocess.run(
-        [qemu, "-accel", "kvm", "-cpu", "EPYC-Rome", "-m", "128", "-display", "none",
+        [qemu, "-accel", "kvm", "-cpu", "qemu64", "-m", "128", "-display", "none",
          "-nic", "none", "-serial", "stdio", "-no-reboot", "-kernel", x86 / "bzImage",
          "-initrd", x86 / "initramfs.cpio.gz", "-append",
          "console=ttyS0 rdinit=/init panic=-1 srcbuild.mode=check srcbuild.name=test"],
