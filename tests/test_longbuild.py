@@ -101,9 +101,11 @@ def x86_64_guest_boots_on_the_prefix_firmware(prefix: Path) -> None:
               x86 / "initramfs.cpio.gz", x86 / "busybox" / "bin" / "busybox"):
         assert f.is_file(), f
     assert not list((prefix / "bin").glob("busybox*")) and not (prefix / "bin" / "bzImage").exists()
-    dirs = subprocess.run([qemu, "-L", "help"], capture_output=True, text=True,
-                          check=True).stdout.split()
-    assert dirs == [str(prefix / "share" / "qemu-firmware"), str(prefix / "share" / "qemu")]
+    # QEMU prints them relative to its binary (PREFIX/bin/../share/...)
+    dirs = [Path(d).resolve() for d in subprocess.run(
+        [qemu, "-L", "help"], capture_output=True, text=True, check=True).stdout.split()]
+    assert dirs == [(prefix / "share" / "qemu-firmware").resolve(),
+                    (prefix / "share" / "qemu").resolve()]
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         pytest.skip("no usable /dev/kvm")
     boot = subprocess.run(
