@@ -1,5 +1,8 @@
-"""The two x86_64 KVM guests of lab-net on the network of ``srcbuild.netlab``: the check
+"""The two x86_64 guests of lab-net on the network of ``srcbuild.netlab``: the check
 (guest a pings guest b and b's macvlan sub-interface) and the student's consoles (tmux).
+
+Both guests run under KVM where the host's KVM can run them, else under TCG, said once in a
+SKIP line (srcbuild.x86boot.choose_accel decides, as for lab-x86).
 
 Guest a: eth0 10.99.0.1/24. Guest b: eth0 10.99.0.2/24 and mv0 10.99.0.3/24, a macvlan
 sub-interface on its eth0 made by the guest kernel's own macvlan driver. These addresses
@@ -19,15 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcbuild import netlab
+from srcbuild import netlab, x86boot
+from srcbuild.x86boot import CPU, KVM_LINE, MEMORY, Accel
 
-# No `-cpu host`: on this machine kind (an AMD EPYC guest with nested KVM) QEMU aborts on
-# MSR 0x10a (IA32_ARCH_CAPABILITIES), which `host` passes through but nested KVM refuses.
-# qemu64, QEMU's default model: the one this nested KVM lacks least of (it reports only SSE3
-# missing; EPYC-Rome gets 35 such warnings), and it exists on every x86 host.
-CPU = "qemu64"
-MEMORY = "128"
 TIMEOUT = 180.0
+ACCELS = ("auto", "kvm", "tcg")
+SUBJECT = "lab-net's two x86_64 guests"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received, .
 
 
 def qemu_argv(prefix: Path, guest: Guest, fd: int, mode: str, cpu: str = CPU,
-              accel: str = "kvm") -> list[str]:
+              accel: Accel = "kvm") -> list[str]:
     """qemu-system-x86_64 for one guest: the NIC on the macvtap's fd, its MAC, no ROM."""
     lab = prefix / "share" / "srcbuild" / "x86_64"
     append = f"console=ttyS0 rdinit=/init panic=-1 srcbuild.name={guest.name} {guest.args}"
@@ -69,14 +69,8 @@ def qemu_argv(prefix: Path, guest: Guest, fd: int, mode: str, cpu: str = CPU,
             "-device", f"virtio-net-pci,netdev=net0,mac={guest.mac},romfile="]
 
 
-def missing_files(prefix: Path) -> list[str]:
-    lab = prefix / "share" / "srcbuild" / "x86_64"
-    wanted = [prefix / "bin" / "qemu-system-x86_64", lab / "bzImage", lab / "initramfs.cpio.gz"]
-    return [str(p) for p in wanted if not p.exists()]
-
-
 def start_guest(net: netlab.Net, prefix: Path, guest: Guest, console: Path, mode: str,
-                cpu: str, accel: str = "kvm") -> subprocess.Popen[bytes]:
+                cpu: str, accel: Accel) -> subprocess.Popen[bytes]:
     fd = os.open(net.port(guest.name).node, os.O_RDWR)
     try:
         with open(console, "wb") as out:
@@ -94,17 +88,29 @@ def guests(b_mode: str) -> tuple[Guest, ...]:
     return tuple(Guest(g.name, g.mac, b_mode, g.args) if g.name == "b" else g for g in GUESTS)
 
 
+def pick_accel(prefix: Path, accel: str) -> tuple[Accel, str]:
+    """``auto``: what x86boot.choose_accel says for this host (with the SKIP line to print
+    once); ``kvm`` or ``tcg`` as asked."""
+    if accel == "auto":
+        return x86boot.choose_accel(prefix, SUBJECT, Path.cwd())
+    return ("kvm" if accel == "kvm" else "tcg"), ""
+
+
 def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru",
-          accel: str = "kvm") -> int:
-    """Boot both guests, wait for a's pings, print them; 0 only with every ping answered."""
+          accel: str = "auto") -> int:
+    """Boot both guests, wait for a's pings, print them; 0 only with every ping answered
+    (and, under KVM, both kernels saying so)."""
     reason = netlab.missing_rights()
     if reason:
         print(f"SKIP: lab-net: no {reason}")
         return 0
-    missing = missing_files(prefix)
+    missing = x86boot.missing_files(prefix)
     if missing:
         print(f"FAIL: lab-net: missing {', '.join(missing)}", file=sys.stderr)
         return 1
+    chosen, skip = pick_accel(prefix, accel)
+    if skip:
+        print(skip)
     consoles = {g.name: Path.cwd() / f"console-{g.name}.log" for g in GUESTS}
     try:
         with netlab.network([(g.name, g.mac, g.mode) for g in guests(b_mode)]) as net:
@@ -112,7 +118,7 @@ def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru",
                               for p in net.ports)
             print(f"lab-net: namespace {net.name}: {ports}")
             t0 = time.monotonic()
-            procs = {g.name: start_guest(net, prefix, g, consoles[g.name], "check", cpu, accel)
+            procs = {g.name: start_guest(net, prefix, g, consoles[g.name], "check", cpu, chosen)
                      for g in reversed(GUESTS)}  # b first: it is the one pinged
             done = _wait_for(consoles["a"], "srcbuild-net a: done", procs["a"], timeout)
             print(f"lab-net: guest a finished its pings {time.monotonic() - t0:.1f} s after start"
@@ -127,7 +133,7 @@ def check(prefix: Path, cpu: str, timeout: float, b_mode: str = "passthru",
         print(f"FAIL: lab-net: {e}", file=sys.stderr)
         return 1
     print(f"lab-net: namespace removed: {net.name not in netlab.namespaces()}")
-    return _verdict(consoles)
+    return _verdict(consoles, chosen)
 
 
 def _wait_for(console: Path, marker: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -141,7 +147,7 @@ def _wait_for(console: Path, marker: str, proc: subprocess.Popen[bytes], timeout
     return False
 
 
-def _verdict(consoles: dict[str, Path]) -> int:
+def _verdict(consoles: dict[str, Path], accel: Accel) -> int:
     text = {name: path.read_text(errors="replace") for name, path in consoles.items()}
     for name in ("b", "a"):
         for line in text[name].splitlines():
@@ -149,13 +155,15 @@ def _verdict(consoles: dict[str, Path]) -> int:
                     SUMMARY.search(line):
                 print(f"  [{name}] {line.strip()}")
     summaries = [m for m in (SUMMARY.search(line) for line in text["a"].splitlines()) if m]
-    ok = len(summaries) == len(PINGS) and all(
-        int(m[1]) > 0 and m[1] == m[2] and m[3] == "0" for m in summaries)
-    if ok:
-        print(f"PASS: lab-net: guest a pinged {' and '.join(PINGS)} (b's eth0 and b's macvlan "
-              "mv0) with 0% packet loss")
-        return 0
     good = sum(1 for m in summaries if int(m[1]) > 0 and m[1] == m[2] and m[3] == "0")
+    no_kvm = [name for name in text if accel == "kvm" and KVM_LINE not in text[name]]
+    if good == len(PINGS) == len(summaries) and not no_kvm:
+        print(f"PASS: lab-net: guest a pinged {' and '.join(PINGS)} (b's eth0 and b's macvlan "
+              f"mv0) with 0% packet loss, both guests under {accel.upper()}")
+        return 0
+    if no_kvm:
+        print(f"FAIL: lab-net: under KVM, no {KVM_LINE!r} from guest {', '.join(no_kvm)}",
+              file=sys.stderr)
     print(f"FAIL: lab-net: {good} of {len(PINGS)} ping runs without loss; consoles:",
           file=sys.stderr)
     for name, path in consoles.items():
@@ -164,7 +172,7 @@ def _verdict(consoles: dict[str, Path]) -> int:
     return 1
 
 
-def run(prefix: Path, cpu: str, b_mode: str = "passthru") -> int:
+def run(prefix: Path, cpu: str, b_mode: str = "passthru", accel: str = "auto") -> int:
     """Both guests in one tmux session (a left, b right); the network goes when tmux ends."""
     reason = netlab.missing_rights()
     if reason:
@@ -174,14 +182,18 @@ def run(prefix: Path, cpu: str, b_mode: str = "passthru") -> int:
         print("lab-net shows its two guest consoles side by side in tmux, which is not "
               "installed (apt-get install tmux).", file=sys.stderr)
         return 1
-    missing = missing_files(prefix)
+    missing = x86boot.missing_files(prefix)
     if missing:
         print(f"lab-net: missing {', '.join(missing)}", file=sys.stderr)
         return 1
+    chosen, skip = pick_accel(prefix, accel)
+    if skip:  # said before tmux takes the terminal; each pane names its accelerator
+        print(skip.removeprefix("SKIP: "), file=sys.stderr)
     with netlab.network([(g.name, g.mac, g.mode) for g in guests(b_mode)]) as net:
         sock = ["tmux", "-L", net.name]
         panes = [shlex.join([sys.executable, "-m", "srcbuild.netguests", "console", net.name,
-                             str(net.workdir), g.name, "--prefix", str(prefix), "--cpu", cpu])
+                             str(net.workdir), g.name, "--prefix", str(prefix), "--cpu", cpu,
+                             "--accel", chosen])
                  for g in GUESTS]
         env = {k: v for k, v in os.environ.items() if k != "TMUX"}
         subprocess.run([*sock, "new-session", "-d", "-s", "lab-net", "-x", "200", "-y", "50",
@@ -195,19 +207,21 @@ def run(prefix: Path, cpu: str, b_mode: str = "passthru") -> int:
     return 0
 
 
-def console(name: str, workdir: Path, guest_name: str, prefix: Path, cpu: str) -> int:
+def console(name: str, workdir: Path, guest_name: str, prefix: Path, cpu: str,
+            accel: Accel) -> int:
     """One tmux pane: open the guest's macvtap node, record the pid, become its QEMU."""
     net = netlab.Net(name, workdir, ())
     guest = next(g for g in GUESTS if g.name == guest_name)
     node = workdir / f"mvtap{GUESTS.index(guest)}"
     other = "; ".join(f"ping {t}" for t in PINGS) if guest.name == "a" else "ip addr"
-    print(f"lab-net guest {guest.name} ({guest.args.replace('srcbuild.', '')}), namespace "
-          f"{name}. Try: {other}. Leave with `reboot -f` (or Ctrl-a x) in both panes.")
+    print(f"lab-net guest {guest.name} ({guest.args.replace('srcbuild.', '')}) under "
+          f"{accel.upper()}, namespace {name}. Try: {other}. Leave with `reboot -f` (or "
+          "Ctrl-a x) in both panes.")
     fd = os.open(node, os.O_RDWR)
     os.set_inheritable(fd, True)
     netlab.record_pid(net, os.getpid())
     os.execv(str(prefix / "bin" / "qemu-system-x86_64"),
-             qemu_argv(prefix, guest, fd, "run", cpu))
+             qemu_argv(prefix, guest, fd, "run", cpu, accel))
 
 
 def main(argv: list[str]) -> int:
@@ -220,20 +234,22 @@ def main(argv: list[str]) -> int:
         s.add_argument("--timeout", type=float, default=TIMEOUT)
         s.add_argument("--b-mode", choices=("passthru", "bridge"), default="passthru",
                        help="macvtap mode of guest b's port (bridge: beside a on one veth end)")
-        s.add_argument("--accel", choices=("kvm", "tcg"), default="kvm",
-                       help="tcg: emulate the guests (slow; for machines where KVM guests hang)")
+        s.add_argument("--accel", choices=ACCELS, default="auto",
+                       help="auto: KVM where this host's KVM can run the guests, else TCG "
+                            "(srcbuild.x86boot)")
     s = sub.add_parser("console")
     s.add_argument("name")
     s.add_argument("workdir", type=Path)
     s.add_argument("guest")
     s.add_argument("--prefix", type=Path, required=True)
     s.add_argument("--cpu", default=CPU)
+    s.add_argument("--accel", choices=("kvm", "tcg"), default="kvm")
     args = p.parse_args(argv)
     if args.command == "check":
         return check(args.prefix, args.cpu, args.timeout, args.b_mode, args.accel)
     if args.command == "run":
-        return run(args.prefix, args.cpu, args.b_mode)
-    return console(args.name, args.workdir, args.guest, args.prefix, args.cpu)
+        return run(args.prefix, args.cpu, args.b_mode, args.accel)
+    return console(args.name, args.workdir, args.guest, args.prefix, args.cpu, args.accel)
 
 
 if __name__ == "__main__":

@@ -85,9 +85,7 @@ def missing_rights() -> str:
         return "the ip program (iproute2)"
     if not _has_cap_net_admin():
         return "CAP_NET_ADMIN (root) to create network namespaces and macvtap devices"
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "a usable /dev/kvm"
-    return ""
+    return ""  # no /dev/kvm is no reason to skip: the guests then run under TCG
 
 
 def _has_cap_net_admin() -> bool:
