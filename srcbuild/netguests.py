@@ -47,6 +47,10 @@ GUESTS = (
           "srcbuild.ip=10.99.0.2/24 srcbuild.macvlan=10.99.0.3/24"),
 )
 PINGS = ("10.99.0.2", "10.99.0.3")
+# the lines of recipes/files/initramfs-x86_64/init that say which MAC holds which address
+B_MACS = (re.compile(r"srcbuild-net b: eth0 (\S+) "),
+          re.compile(r"srcbuild-net b: mv0 \(macvlan on eth0\) (\S+) "))
+A_ARP = re.compile(r"srcbuild-net a: arp (\S+) (\S+)")
 SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received, .*?(\d+)% packet loss")
 
 
@@ -157,7 +161,13 @@ def _verdict(consoles: dict[str, Path], accel: Accel) -> int:
     summaries = [m for m in (SUMMARY.search(line) for line in text["a"].splitlines()) if m]
     good = sum(1 for m in summaries if int(m[1]) > 0 and m[1] == m[2] and m[3] == "0")
     no_kvm = [name for name in text if accel == "kvm" and KVM_LINE not in text[name]]
-    if good == len(PINGS) == len(summaries) and not no_kvm:
+    wrong_mac = arp_mismatches(text["a"], text["b"])
+    for w in wrong_mac:
+        print(f"FAIL: lab-net: {w}", file=sys.stderr)
+    if good == len(PINGS) == len(summaries) and not no_kvm and not wrong_mac:
+        print("lab-net: guest a's ARP table: " + ", ".join(
+            f"{ip} at {mac} ({what})" for ip, mac, what in
+            zip(PINGS, _b_macs(text["b"]), ("b's eth0", "b's mv0"))))
         print(f"PASS: lab-net: guest a pinged {' and '.join(PINGS)} (b's eth0 and b's macvlan "
               f"mv0) with 0% packet loss, both guests under {accel.upper()}")
         return 0
@@ -170,6 +180,27 @@ def _verdict(consoles: dict[str, Path], accel: Accel) -> int:
         print(f"--- {path} (last 40 lines)", file=sys.stderr)
         print("\n".join(text[name].splitlines()[-40:]), file=sys.stderr)
     return 1
+
+
+def _b_macs(console_b: str) -> list[str | None]:
+    return [next((m[1].lower() for m in map(r.search, console_b.splitlines()) if m), None)
+            for r in B_MACS]
+
+
+def arp_mismatches(console_a: str, console_b: str) -> list[str]:
+    """Each of a's ping targets must sit, in a's ARP table, at the MAC of the interface that
+    holds it in b (eth0, mv0): a ping of mv0's address answered through eth0's MAC would
+    prove nothing about the macvlan."""
+    arp = {m[1]: m[2].lower() for m in map(A_ARP.search, console_a.splitlines()) if m}
+    out = []
+    for ip, mac, what in zip(PINGS, _b_macs(console_b), ("eth0", "mv0")):
+        if mac is None:
+            out.append(f"guest b did not print the MAC of its {what}")
+        elif ip not in arp:
+            out.append(f"guest a has no ARP entry for {ip} (b's {what})")
+        elif arp[ip] != mac:
+            out.append(f"guest a reached {ip} at {arp[ip]}, not at the MAC of b's {what} {mac}")
+    return out
 
 
 def run(prefix: Path, cpu: str, b_mode: str = "passthru", accel: str = "auto") -> int:
