@@ -48,9 +48,7 @@ def clear_extraction(sha: str) -> None:
 
 def by_hand(prefix: Path, tarball: Path, recipe: dict, env: dict[str, str]) -> float:
     targets = recipe["options"]["targets"]["default"]
-    firmware = recipe["options"]["firmwarepath"]["default"]
     args = [a.replace("{{ options.targets }}", targets).replace("{{ prefix }}", str(prefix))
-            .replace("{{ options.firmwarepath }}", firmware)
             for a in recipe["build"]["configure_args"]]
     hand_env = {**env, "PATH": f"{prefix}/bin:{env['PATH']}",
                 "PKG_CONFIG_PATH": f"{prefix}/lib/pkgconfig",

@@ -1,5 +1,5 @@
-"""The flagship labs built for real: QEMU, the cross toolchain, the arm64 kernel (tens of
-minutes on 2 cores). Opt in with ``pytest -m longbuild``.
+"""The flagship labs built for real: QEMU, SeaBIOS, the cross toolchain, the arm64 and
+x86_64 kernels (tens of minutes on 2 cores). Opt in with ``pytest -m longbuild``.
 
 SRCBUILD_LONGBUILD_PREFIX picks the prefix (default: a temp folder, so everything builds);
 pointing it at a prefix that already holds the labs checks them and their no-op rerun.
@@ -8,11 +8,15 @@ pointing it at a prefix that already holds the labs checks them and their no-op 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import Srcbuild
+
+from srcbuild import x86boot
 
 pytestmark = pytest.mark.longbuild
 
@@ -23,8 +27,8 @@ def prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(given) if given else tmp_path_factory.mktemp("labs") / "prefix"
 
 
-@pytest.mark.parametrize("lab", ["lab-x86", "lab-arm64", "lab-arm64-kvm"])
-def test_lab_builds_checks_and_reruns_as_a_no_op(prefix, lab):
+@pytest.mark.parametrize("lab", ["lab-x86", "lab-net", "lab-arm64", "lab-arm64-kvm"])
+def test_lab_builds_checks_and_reruns_as_a_no_op(prefix, lab, tmp_path):
     # the default cache (the checkout's cache/) and -j: what a user's run would use
     srcbuild = Srcbuild(prefix, cache=None, jobs=None)
     first = srcbuild(lab, "--quiet", check=None, timeout=7200)
@@ -37,6 +41,9 @@ def test_lab_builds_checks_and_reruns_as_a_no_op(prefix, lab):
         out = subprocess.run([prefix / "bin" / "kvm-sample-x86"], check=False, capture_output=True,
                              text=True)
         assert out.returncode == 77 or "Hello from the KVM guest" in out.stdout
+        x86_64_guest_boots_on_the_prefix_firmware(prefix, tmp_path)
+    elif lab == "lab-net":
+        lab_net_check_passes_or_skips(prefix, tmp_path)
     elif lab == "lab-arm64":
         assert (prefix / "share" / "linux-headers" / "arm64" / "include" / "asm" /
                 "kvm.h").exists()
@@ -84,3 +91,53 @@ def test_lab_arm64_kvm_with_the_toolchain_built_from_source(tmp_path_factory):
         assert "AArch64" in headers and "INTERP" not in headers, binary
         # our GCC says "(GNU) 12.2.0"; Debian's cross gcc says "(Debian 12.2.0-14) 12.2.0"
         assert "GCC: (GNU) 12.2.0" in _comment(readelf, binary), binary
+
+
+def x86_64_guest_boots_on_the_prefix_firmware(prefix: Path, workdir: Path) -> None:
+    """The x86_64 kernel and initramfs on SeaBIOS and option ROMs of the prefix only (the
+    firmware path has nothing outside it), under KVM where this host's KVM can run it."""
+    x86 = prefix / "share" / "srcbuild" / "x86_64"
+    qemu = prefix / "bin" / "qemu-system-x86_64"
+    for f in (prefix / "share" / "qemu-firmware" / "bios-256k.bin",
+              prefix / "share" / "qemu-firmware" / "vgabios-stdvga.bin",
+              prefix / "share" / "qemu" / "linuxboot_dma.bin", x86 / "bzImage",
+              x86 / "initramfs.cpio.gz", x86 / "busybox" / "bin" / "busybox"):
+        assert f.is_file(), f
+    assert not list((prefix / "bin").glob("busybox*")) and not (prefix / "bin" / "bzImage").exists()
+    # QEMU prints them relative to its binary (PREFIX/bin/../share/...)
+    dirs = [Path(d).resolve() for d in subprocess.run(
+        [qemu, "-L", "help"], capture_output=True, text=True, check=True).stdout.split()]
+    assert dirs == [(prefix / "share" / "qemu-firmware").resolve(),
+                    (prefix / "share" / "qemu").resolve()]
+    # lab-x86's own boot check, run again: KVM on a hardware-KVM host, else TCG after a SKIP
+    host = x86boot.host_kvm()
+    cp = subprocess.run([sys.executable, "-m", "srcbuild.x86boot", "check", "--prefix",
+                         str(prefix), "--name", "test"], capture_output=True, text=True,
+                        timeout=900, check=False, cwd=workdir)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "srcbuild x86_64 guest test: init running" in cp.stdout
+    if host.kind == "hardware":
+        assert "under KVM (Hypervisor detected: KVM)" in cp.stdout, cp.stdout
+        assert "SKIP" not in cp.stdout
+    elif host.kind in ("pvm", "none"):
+        assert cp.stdout.startswith(x86boot.skip_line("the x86_64 guest", host.reason))
+        assert "under TCG" in cp.stdout
+
+
+def lab_net_check_passes_or_skips(prefix: Path, workdir: Path) -> None:
+    """The lab's own check, run again against the installed prefix."""
+    cp = subprocess.run([sys.executable, "-m", "srcbuild.netlab", "check", "--prefix",
+                         str(prefix)], capture_output=True, text=True, timeout=600,
+                        check=False, cwd=workdir)  # the guests' consoles go there
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    if cp.stdout.startswith("SKIP: lab-net:"):  # no rights to build the network
+        pytest.skip(cp.stdout.strip())
+    assert cp.stdout.count(" 0% packet loss") == 2, cp.stdout
+    passed = re.search(r"^PASS: lab-net: guest a pinged 10\.99\.0\.2 and 10\.99\.0\.3 \(b's eth0 "
+                       r"and b's macvlan mv0\) with 0% packet loss, both guests under (KVM|TCG)$",
+                       cp.stdout, re.MULTILINE)
+    assert passed, cp.stdout
+    kind = x86boot.host_kvm().kind
+    if kind != "software":  # there a bounded KVM boot decides
+        assert passed[1] == ("KVM" if kind == "hardware" else "TCG"), cp.stdout
+    assert cp.stdout.count("SKIP: KVM boot") == (passed[1] == "TCG"), cp.stdout
