@@ -26,7 +26,7 @@ def install(args: list[str], prefix: Path, cache: Path, bincache: Path) -> tuple
                     "--cache-dir", str(cache), "--binary-cache", str(bincache), "--quiet"],
                    check=True, cwd=ROOT, capture_output=True)
     seconds = time.perf_counter() - t0
-    events = [json.loads(line) for line in (cache / "runs" / "last.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (cache / "runs" / "last").read_text().splitlines()]
     per = {e["recipe"]: (e["status"], e["seconds"]) for e in events
            if e["event"] == "package_end"}
     return seconds, per

@@ -70,7 +70,7 @@ def run(args: list[str], prefix: Path, cache: Path, extra: list[str]) -> dict:
                     "--cache-dir", str(cache), "--quiet", *extra],
                    check=True, cwd=ROOT, capture_output=True)
     seconds, cpu = time.perf_counter() - t0, cpu_of_children() - cpu0
-    events = [json.loads(line) for line in (cache / "runs" / "last.jsonl").read_text()
+    events = [json.loads(line) for line in (cache / "runs" / "last").read_text()
               .splitlines()]
     per = {e["recipe"]: (e["status"], e["seconds"]) for e in events
            if e["event"] == "package_end"}
