@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from srcbuild.errors import CorruptEntry, FetchError
-from srcbuild.extract import extract
+from srcbuild.extract import extract, tree_beside
 
 ENTRY_FORMAT = 2  # manifests with "entries"; format 1 (names only) cannot be checked per file
 STATE_DIR = ".srcbuild"  # a prefix's own state: never part of a package
@@ -134,9 +132,7 @@ def restore(archive: Path, manifest: Any, wanted: Wanted, stage: Path) -> None:
     exactly what its manifest for ``wanted`` lists; else CorruptEntry saying why, and
     ``stage`` is as it was."""
     expected = check_manifest(manifest, wanted)
-    stage.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{stage.name}.restore-", dir=stage.parent))
-    try:
+    with tree_beside(stage, archive, "restored", "restore") as tmp:
         try:
             extract(archive, tmp)
         except FetchError as e:  # UnsafeArchive included: a member outside, a device...
@@ -144,13 +140,3 @@ def restore(archive: Path, manifest: Any, wanted: Wanted, stage: Path) -> None:
         problem = compare(expected, tree_entries(tmp))
         if problem:
             raise CorruptEntry(problem)
-        try:
-            if stage.is_dir() and not stage.is_symlink():
-                stage.rmdir()  # an empty placeholder; a full one raises ENOTEMPTY below
-            os.rename(tmp, stage)
-        except OSError as e:
-            raise FetchError(f"Cannot put the restored {archive} in place at {stage}: {e}.",
-                             f"Remove {stage} and run again.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

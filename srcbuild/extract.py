@@ -326,22 +326,33 @@ def extract(archive: Path, dest: Path) -> int:
     return newest
 
 
+@contextmanager
+def tree_beside(target: Path, archive: Path, what: str, tag: str) -> Iterator[Path]:
+    """A temporary folder next to ``target`` for the body to fill; when the body succeeds it
+    is renamed to ``target`` (absent or an empty folder), an OSError on the way becoming a
+    FetchError that names ``what`` (extracted, restored) ``archive``. On any error nothing is
+    left behind. Shared by extract_to and the binary cache's verified restore."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{tag}-", dir=target.parent))
+    try:
+        try:
+            yield tmp
+            if target.is_dir() and not target.is_symlink():
+                target.rmdir()  # an empty placeholder; a full one raises ENOTEMPTY below
+            os.rename(tmp, target)
+        except OSError as e:
+            raise FetchError(f"Cannot put the {what} {archive} in place at {target}: {e}.",
+                             f"Remove {target} and run again.") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def extract_to(archive: Path, target: Path) -> int:
     """Extract into a temporary folder next to ``target``, then rename it to ``target``.
 
     ``target`` must not exist or be an empty folder. On any error nothing is left behind.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
-    try:
+    with tree_beside(target, archive, "extracted", "extract") as tmp:
         epoch = extract(archive, tmp)
-        if target.is_dir() and not target.is_symlink():
-            target.rmdir()  # an empty placeholder; a full one raises ENOTEMPTY below
-        os.rename(tmp, target)
-    except OSError as e:
-        raise FetchError(f"Cannot put the extracted {archive} in place at {target}: {e}.",
-                         f"Remove {target} and run again.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return epoch
