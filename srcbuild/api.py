@@ -144,12 +144,21 @@ def resolve(req: Request, book: RecipeBook | None = None) -> Graph:
             raise book.unknown(name, f" (given with --from-source {name})")
     _check_option_names(req, book)
     state = PrefixState(prefix)
+    packages = state.packages().values()
     probe = SystemProbe(prefix, installed={
-        p.split()[0]: pkg.version for pkg in state.packages().values() for p in pkg.provides
+        p.split()[0]: pkg.version for pkg in packages for p in pkg.provides
         if p.startswith("program:")})
+    # the system programs whose version the last runs needed: asked now, answered while
+    # the recipes load
+    probe.expect(sorted({key.split(":", 1)[1] for pkg in packages for key, seen in
+                         (pkg.system or {}).items()
+                         if key.startswith("program:") and seen.get("version")}))
     resolver = Resolver(book, probe, state, prefix, req.options, req.from_source, req.jobs,
                         toolchain=toolchain_id(dict(os.environ)), machine=platform.machine())
-    return resolver.resolve(req.targets)
+    try:
+        return resolver.resolve(req.targets)
+    finally:
+        probe.settle()
 
 
 def _check_option_names(req: Request, book: RecipeBook) -> None:

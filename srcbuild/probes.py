@@ -88,6 +88,7 @@ class SystemProbe:
         self.interpreter: Interpreter | None = None  # the build's python3, once started
         self.cache_dir = ccprobe.default_cache_dir(self.environ)  # cc: verdicts
         self._modules: dict[str, Module] = {}
+        self._started: dict[str, subprocess.Popen[str]] = {}  # exe -> its --version, running
 
     # -- search paths -------------------------------------------------------------
     @cached_property
@@ -186,8 +187,36 @@ class SystemProbe:
         if version is None and self.interpreter is not None and self.interpreter.command == exe:
             version = _dotted(self.interpreter.version)  # the python: probe started it already
         if version is None and want_version:
-            version = program_version(exe, self.environ)
+            started = self._started.pop(exe, None)
+            version = (version_of(started) if started is not None
+                       else program_version(exe, self.environ))
         return Found(version, exe, in_prefix, () if in_prefix else (stat_id(exe),))
+
+    def expect(self, programs: Iterable[str]) -> None:
+        """Start ``--version`` of these programs now, side by side, so that the answer is
+        ready when the resolver asks (after loading the recipes, which takes as long).
+
+        api.resolve names the programs whose version the prefix's records say the last run
+        needed (a pyenv shim's ``python3 --version`` alone takes 0.16 s). Only a start moves:
+        the answer is the program's own, read as program() would; a wrong guess costs one
+        process, reaped by settle(). Programs of the prefix are never started (their
+        version is the one their package recorded).
+        """
+        for name in programs:
+            exe = shutil.which(name, path=":".join(self.path_dirs))
+            if exe is None or exe in self._started or self._under_prefix(exe):
+                continue
+            try:
+                self._started[exe] = subprocess.Popen(
+                    [exe, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True, env=self.environ)
+            except OSError:
+                continue
+
+    def settle(self) -> None:
+        """Wait for the started probes nobody asked for (a guess that was wrong)."""
+        while self._started:
+            version_of(self._started.popitem()[1])
 
     # -- python: modules of the build's python3 --------------------------------------------
     @cached_property
@@ -264,7 +293,22 @@ def program_version(exe: str, environ: dict[str, str] | None = None) -> str | No
                             timeout=10, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = _VERSION.search(cp.stdout + cp.stderr)
+    return version_in(cp.stdout + cp.stderr)
+
+
+def version_of(started: subprocess.Popen[str], timeout: float = 10) -> str | None:
+    """program_version's answer from a ``--version`` already started (SystemProbe.expect)."""
+    try:
+        out, err = started.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.communicate()
+        return None
+    return version_in(out + err)
+
+
+def version_in(text: str) -> str | None:
+    m = _VERSION.search(text)
     return m[1] if m else None
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -138,3 +139,46 @@ def test_library_files_follow_an_ld_script_and_describe_says_what_changed(tmp_pa
     assert describe_change(old, new) == f"{tmp_path / 'libbar.so'} changed (size 13 -> 21" + (
         ", modified)" if old["files"][2]["mtime_ns"] != new["files"][2]["mtime_ns"] else ")")
     assert describe_change(old, {**new, "version": "4"}) == "version 3 -> 4"
+
+
+def test_a_system_program_s_version_is_read_anew_on_every_run(sb, tmp_path):
+    """api.resolve starts ``--version`` of the programs the records name before the recipes
+    load (probes.SystemProbe.expect); what it reads is still the program's answer of now,
+    not the version the record holds, and a program no record names is asked as before."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    tool = tools / "tinytool"
+
+    def says(version: str) -> None:
+        tool.write_text(f"#!/bin/sh\necho 'tinytool {version}'\n")
+        tool.chmod(0o755)
+
+    says("1.4")
+    src = make_tree(tmp_path / "pkgs", "needy", {
+        "Makefile": "all:\n\ttrue\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/needy\n"
+                    "\ttinytool > $(DESTDIR)$(PREFIX)/share/needy/seen\n"})
+    recipes = tmp_path / "recipes"
+    recipe(recipes, "needy", f"""
+        version = "1.0"
+        requires = ["program:tinytool >= 1.2"]
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "make"
+        """)
+    env = {"PATH": f"{tools}:{os.environ['PATH']}"}
+    sb("needy", "--recipes", str(recipes), env=env)
+    record = json.loads((sb.prefix / ".srcbuild" / "packages" / "needy.json").read_text())
+    assert record["system"]["program:tinytool"]["version"] == "1.4"
+    assert (sb.prefix / "share" / "needy" / "seen").read_text() == "tinytool 1.4\n"
+
+    says("1.1")  # too old now: the plan must say so, whatever the record remembers
+    plan = json.loads(sb("plan", "needy", "--recipes", str(recipes), "--json", env=env,
+                         check=None).stdout)
+    seen = next(r for r in plan["requirements"] if r["requirement"] == "program:tinytool >= 1.2")
+    assert seen["satisfied_by"] == "missing" and "1.1" in json.dumps(seen), seen
+    says("1.3")  # new enough again, another file: a rebuild that names the version
+    plan = json.loads(sb("plan", "needy", "--recipes", str(recipes), "--json", env=env).stdout)
+    step = next(s for s in plan["steps"] if s["recipe"] == "needy")
+    assert step["action"] == "build", step
+    assert "version 1.4 -> 1.3" in step["reason"], step
