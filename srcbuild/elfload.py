@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSegment
-from elftools.elf.elffile import ELFFile
-
 from srcbuild.probes import parse_ldconfig, run_quiet
 
 ET_EXEC, ET_DYN = 2, 3
@@ -67,6 +63,12 @@ class Elf:
 def read_elf(path: str | Path) -> Elf | None:
     """The dynamic section and interpreter of an executable or shared object; None for
     anything else (not ELF, a relocatable object or kernel module, an unreadable file)."""
+    # pyelftools is imported here, the first time an ELF file is read: the commands that
+    # read none (a plan, a no-op rerun) do not pay its 40 ms import
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSegment
+    from elftools.elf.elffile import ELFFile
+
     header = elf_header(path)
     if header is None or header[1] not in (ET_EXEC, ET_DYN):
         return None
