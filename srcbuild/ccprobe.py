@@ -190,7 +190,7 @@ def try_compiler(compiler: str, arch: str, environ: dict[str, str]) -> tuple[Att
         Path(src).write_text(_HELLO)
         try:
             cp = subprocess.run([compiler, "-static", "-O2", "-o", out, src], cwd=tmp,
-                                capture_output=True, text=True, env=environ, timeout=120,
+                                capture_output=True, text=True, errors="replace", env=environ, timeout=120,
                                 stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired) as e:
             return Attempt(compiler, False, f"did not run: {e}"), _watched(compiler)
@@ -223,7 +223,7 @@ def _not_static_for(program: str, arch: str) -> str:
 
 def _version(compiler: str, environ: dict[str, str]) -> str | None:
     try:
-        cp = subprocess.run([compiler, "-dumpfullversion"], capture_output=True, text=True,
+        cp = subprocess.run([compiler, "-dumpfullversion"], capture_output=True, text=True, errors="replace",
                             env=environ, timeout=20, check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -234,7 +234,7 @@ def _libc(compiler: str, environ: dict[str, str]) -> str | None:
     """The libc.a the compiler links (its identity joins the verdict's key)."""
     try:
         cp = subprocess.run([compiler, "-print-file-name=libc.a"], capture_output=True,
-                            text=True, env=environ, timeout=20, check=False,
+                            text=True, errors="replace", env=environ, timeout=20, check=False,
                             stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None

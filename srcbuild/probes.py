@@ -51,7 +51,7 @@ def prefix_pkgconfig_dirs(prefix: Path) -> list[Path]:
 def run_quiet(argv: list[str], env: dict[str, str] | None = None, timeout: float = 20) -> str | None:
     """stdout of a probe command, or None when it is missing or fails."""
     try:
-        cp = subprocess.run(argv, check=False, capture_output=True, text=True, env=env, timeout=timeout)
+        cp = subprocess.run(argv, check=False, capture_output=True, text=True, errors="replace", env=env, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return cp.stdout if cp.returncode == 0 else None
@@ -209,7 +209,7 @@ class SystemProbe:
             try:
                 self._started[exe] = subprocess.Popen(
                     [exe, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, text=True, env=self.environ)
+                    stderr=subprocess.PIPE, text=True, errors="replace", env=self.environ)
             except OSError:
                 continue
 
@@ -289,8 +289,8 @@ def _dotted(version: str | None) -> str | None:
 def program_version(exe: str, environ: dict[str, str] | None = None) -> str | None:
     """First dotted version number that ``exe --version`` prints."""
     try:
-        cp = subprocess.run([exe, "--version"], check=False, capture_output=True, text=True, env=environ,
-                            timeout=10, stdin=subprocess.DEVNULL)
+        cp = subprocess.run([exe, "--version"], check=False, capture_output=True, text=True,
+                            errors="replace", env=environ, timeout=10, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return version_in(cp.stdout + cp.stderr)

@@ -155,7 +155,7 @@ def probe_modules(python: str, names: Iterable[str], environ: Mapping[str, str],
     # -B: a probe writes nothing, no __pycache__ into the prefix or the user's folders
     argv = [python, "-B", "-c", _SCRIPT, json.dumps(wanted), json.dumps(DISTRIBUTIONS)]
     try:
-        cp = subprocess.run(argv, check=False, capture_output=True, text=True, env=dict(environ),
+        cp = subprocess.run(argv, check=False, capture_output=True, text=True, errors="replace", env=dict(environ),
                             timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as e:
         return _failed(python, wanted, f"{python} did not run: {e}")

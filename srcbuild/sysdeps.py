@@ -100,7 +100,7 @@ def distribution_packages(paths: Iterable[str]) -> dict[str, str]:
     if shutil.which("dpkg"):
         queries = [a for p in paths for a in _aliases(p)]
         try:
-            cp = subprocess.run(["dpkg", "-S", *queries], capture_output=True, text=True,
+            cp = subprocess.run(["dpkg", "-S", *queries], capture_output=True, text=True, errors="replace",
                                 check=False, timeout=60)
             found = parse_dpkg_search(cp.stdout)
         except (OSError, subprocess.TimeoutExpired):
@@ -113,7 +113,7 @@ def distribution_packages(paths: Iterable[str]) -> dict[str, str]:
         for p in paths:
             try:
                 cp = subprocess.run(["rpm", "-qf", "--qf", "%{NAME}\\n", p],
-                                    capture_output=True, text=True, check=False, timeout=20)
+                                    capture_output=True, text=True, errors="replace", check=False, timeout=20)
             except (OSError, subprocess.TimeoutExpired):
                 continue
             if cp.returncode == 0 and cp.stdout.strip():

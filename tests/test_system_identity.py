@@ -182,3 +182,31 @@ def test_a_system_program_s_version_is_read_anew_on_every_run(sb, tmp_path):
     step = next(s for s in plan["steps"] if s["recipe"] == "needy")
     assert step["action"] == "build", step
     assert "version 1.4 -> 1.3" in step["reason"], step
+
+
+def test_a_program_whose_version_line_is_not_utf8_is_still_read(sb, tmp_path):
+    """``--version`` output is bytes: a tool printing Latin-1 (or garbage) around its version
+    once stopped every plan with a UnicodeDecodeError traceback; now its version is read,
+    both when the resolver starts it and when a record had it started early."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "oddtool").write_bytes(b"#!/bin/sh\nprintf 'oddtool \\377\\376 (c) S\\351bastien 2.5.1\\n'\n")
+    (tools / "oddtool").chmod(0o755)
+    src = make_tree(tmp_path / "pkgs", "odd", {
+        "Makefile": "all:\n\ttrue\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/odd\n"
+                    "\techo ok > $(DESTDIR)$(PREFIX)/share/odd/note\n"})
+    recipes = tmp_path / "recipes"
+    recipe(recipes, "odd", f"""
+        version = "1.0"
+        requires = ["program:oddtool >= 2.5"]
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "make"
+        """)
+    env = {"PATH": f"{tools}:{os.environ['PATH']}"}
+    for _ in range(2):  # before the install (asked when needed), after it (started early)
+        plan = json.loads(sb("plan", "odd", "--recipes", str(recipes), "--json", env=env).stdout)
+        seen = next(r for r in plan["requirements"] if r["requirement"].startswith("program:oddtool"))
+        assert (seen["satisfied_by"], seen["version"]) == ("system", "2.5.1"), seen
+        sb("odd", "--recipes", str(recipes), env=env)
