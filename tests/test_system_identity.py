@@ -141,45 +141,54 @@ def test_library_files_follow_an_ld_script_and_describe_says_what_changed(tmp_pa
     assert describe_change(old, {**new, "version": "4"}) == "version 3 -> 4"
 
 
-def test_a_system_program_s_version_is_read_anew_on_every_run(sb, tmp_path):
-    """api.resolve starts ``--version`` of the programs the records name before the recipes
-    load (probes.SystemProbe.expect); what it reads is still the program's answer of now,
-    not the version the record holds, and a program no record names is asked as before."""
-    tools = tmp_path / "tools"
+def program_user(root: Path, tool: str, wants: str) -> tuple[Path, Path, dict[str, str]]:
+    """A system program ``tool`` (a script in ``root/tools``: write its --version line with
+    says()) and a make package ``user-of-TOOL`` requiring ``program:TOOL WANTS`` whose
+    install runs it; the script, the recipe folder and the environment with it on PATH."""
+    tools = root / "tools"
     tools.mkdir()
-    tool = tools / "tinytool"
-
-    def says(version: str) -> None:
-        tool.write_text(f"#!/bin/sh\necho 'tinytool {version}'\n")
-        tool.chmod(0o755)
-
-    says("1.4")
-    src = make_tree(tmp_path / "pkgs", "needy", {
-        "Makefile": "all:\n\ttrue\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/needy\n"
-                    "\ttinytool > $(DESTDIR)$(PREFIX)/share/needy/seen\n"})
-    recipes = tmp_path / "recipes"
-    recipe(recipes, "needy", f"""
+    name = f"user-of-{tool}"
+    src = make_tree(root / "pkgs", name, {
+        "Makefile": f"all:\n\ttrue\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/{name}\n"
+                    f"\t{tool} > $(DESTDIR)$(PREFIX)/share/{name}/seen\n"})
+    recipes = root / "recipes"
+    recipe(recipes, name, f"""
         version = "1.0"
-        requires = ["program:tinytool >= 1.2"]
+        requires = ["program:{tool} {wants}"]
         [[source]]
         path = "{src}"
         [build]
         system = "make"
         """)
-    env = {"PATH": f"{tools}:{os.environ['PATH']}"}
-    sb("needy", "--recipes", str(recipes), env=env)
-    record = json.loads((sb.prefix / ".srcbuild" / "packages" / "needy.json").read_text())
-    assert record["system"]["program:tinytool"]["version"] == "1.4"
-    assert (sb.prefix / "share" / "needy" / "seen").read_text() == "tinytool 1.4\n"
+    return tools / tool, recipes, {"PATH": f"{tools}:{os.environ['PATH']}"}
 
-    says("1.1")  # too old now: the plan must say so, whatever the record remembers
-    plan = json.loads(sb("plan", "needy", "--recipes", str(recipes), "--json", env=env,
-                         check=None).stdout)
+
+def says(script: Path, line: bytes) -> None:
+    script.write_bytes(b"#!/bin/sh\nprintf '%s\\n' '" + line + b"'\n")
+    script.chmod(0o755)
+
+
+def test_a_system_program_s_version_is_read_anew_on_every_run(sb, tmp_path):
+    """api.resolve starts ``--version`` of the programs the records name before the recipes
+    load (probes.SystemProbe.expect); what it reads is still the program's answer of now,
+    not the version the record holds."""
+    tool, recipes, env = program_user(tmp_path, "tinytool", ">= 1.2")
+    says(tool, b"tinytool 1.4")
+    sb("user-of-tinytool", "--recipes", str(recipes), env=env)
+    record = json.loads(
+        (sb.prefix / ".srcbuild" / "packages" / "user-of-tinytool.json").read_text())
+    assert record["system"]["program:tinytool"]["version"] == "1.4"
+    assert (sb.prefix / "share" / "user-of-tinytool" / "seen").read_text() == "tinytool 1.4\n"
+
+    says(tool, b"tinytool 1.1")  # too old now: the plan must say so, whatever the record says
+    plan = json.loads(sb("plan", "user-of-tinytool", "--recipes", str(recipes), "--json",
+                         env=env, check=None).stdout)
     seen = next(r for r in plan["requirements"] if r["requirement"] == "program:tinytool >= 1.2")
     assert seen["satisfied_by"] == "missing" and "1.1" in json.dumps(seen), seen
-    says("1.3")  # new enough again, another file: a rebuild that names the version
-    plan = json.loads(sb("plan", "needy", "--recipes", str(recipes), "--json", env=env).stdout)
-    step = next(s for s in plan["steps"] if s["recipe"] == "needy")
+    says(tool, b"tinytool 1.3")  # new enough again: a rebuild that names the version
+    plan = json.loads(sb("plan", "user-of-tinytool", "--recipes", str(recipes), "--json",
+                         env=env).stdout)
+    step = next(s for s in plan["steps"] if s["recipe"] == "user-of-tinytool")
     assert step["action"] == "build", step
     assert "version 1.4 -> 1.3" in step["reason"], step
 
@@ -188,25 +197,12 @@ def test_a_program_whose_version_line_is_not_utf8_is_still_read(sb, tmp_path):
     """``--version`` output is bytes: a tool printing Latin-1 (or garbage) around its version
     once stopped every plan with a UnicodeDecodeError traceback; now its version is read,
     both when the resolver starts it and when a record had it started early."""
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    (tools / "oddtool").write_bytes(b"#!/bin/sh\nprintf 'oddtool \\377\\376 (c) S\\351bastien 2.5.1\\n'\n")
-    (tools / "oddtool").chmod(0o755)
-    src = make_tree(tmp_path / "pkgs", "odd", {
-        "Makefile": "all:\n\ttrue\ninstall:\n\tmkdir -p $(DESTDIR)$(PREFIX)/share/odd\n"
-                    "\techo ok > $(DESTDIR)$(PREFIX)/share/odd/note\n"})
-    recipes = tmp_path / "recipes"
-    recipe(recipes, "odd", f"""
-        version = "1.0"
-        requires = ["program:oddtool >= 2.5"]
-        [[source]]
-        path = "{src}"
-        [build]
-        system = "make"
-        """)
-    env = {"PATH": f"{tools}:{os.environ['PATH']}"}
+    tool, recipes, env = program_user(tmp_path, "oddtool", ">= 2.5")
+    says(tool, b"oddtool \xff\xfe (c) S\xe9bastien 2.5.1")
     for _ in range(2):  # before the install (asked when needed), after it (started early)
-        plan = json.loads(sb("plan", "odd", "--recipes", str(recipes), "--json", env=env).stdout)
-        seen = next(r for r in plan["requirements"] if r["requirement"].startswith("program:oddtool"))
+        plan = json.loads(sb("plan", "user-of-oddtool", "--recipes", str(recipes), "--json",
+                             env=env).stdout)
+        seen = next(r for r in plan["requirements"]
+                    if r["requirement"].startswith("program:oddtool"))
         assert (seen["satisfied_by"], seen["version"]) == ("system", "2.5.1"), seen
-        sb("odd", "--recipes", str(recipes), env=env)
+        sb("user-of-oddtool", "--recipes", str(recipes), env=env)
