@@ -127,7 +127,9 @@ def from_recipe_fallback(r: Resolver, ask: Ask) -> Resolution:
     """The first recipe that provides a good version; else missing, saying what was seen."""
     req, of, tool = ask.requirement, ask.of, ask.tool
     found = r.found(req)
-    if found is None:
+    if found is None and req.kind == RequirementKind.CC:  # candidates may exist: none passed
+        why = "no compiler here links a static program for it (`srcbuild doctor` says why)"
+    elif found is None:
         why = "not found"
     else:
         why = f"found {found.version or 'an unknown version'} at {found.where}, " \
@@ -135,8 +137,11 @@ def from_recipe_fallback(r: Resolver, ask: Ask) -> Resolution:
     good = r.good_providers(req)
     if good:
         p = good[0]
+        # a group has no version of its own (0): "the group cross-toolchain provides it"
+        what = f"the group {p.recipe.name} provides it" if p.recipe.is_group else \
+            f"the recipe {p.recipe.name} provides {p.version}"
         return Resolution(req, of, Satisfier.RECIPE, p.version, p.recipe.name, p.recipe.name,
-                          f"{why}; the recipe {p.recipe.name} provides {p.version}", tool, found)
+                          f"{why}; {what}", tool, found)
     providers = r.providers.recipes(req)
     if providers:
         versions = ", ".join(f"{p.recipe.name} {p.version}" for p in providers)

@@ -74,7 +74,12 @@ def test_a_compiler_without_a_c_library_is_rejected_and_doctor_says_why(sb, tmp_
     res = [r for r in plan["requirements"] if r["requirement"] == "cc:aarch64-linux"]
     assert res and all(r["recipe"] == "cross-toolchain" and r["satisfied_by"] == "recipe"
                        for r in res), res
+    # a group has no version of its own: not "the recipe cross-toolchain provides 0"
+    assert res[0]["reason"] == ("no compiler here links a static program for it (`srcbuild "
+                                "doctor` says why); the group cross-toolchain provides it"), res[0]
     assert "cross-toolchain" in [s["recipe"] for s in plan["steps"]]
+    text = sb("plan", "kvm-sample-arm64", env=env, check=None).stdout
+    assert "  kvm-sample-arm64: cc:aarch64-linux -> recipe cross-toolchain\n" in text, text
 
     doctor = sb("doctor", "kvm-sample-arm64", env=env, check=None)
     text = doctor.stdout + doctor.stderr

@@ -50,7 +50,8 @@ def plan(args: argparse.Namespace) -> int:
             say(f"  {i:>2}. {n.action:<9} {name} {n.recipe.version}  ({n.reason}{last})")
         say("Requirements:")
         for r in graph.resolutions:
-            v = f" {r.version}" if r.version else ""
+            group = r.recipe in graph.nodes and graph.nodes[r.recipe].recipe.is_group
+            v = f" {r.version}" if r.version and not group else ""  # a group's version is 0
             say(f"  {r.of}: {r.requirement} -> {r.satisfied_by}{v} {r.where}".rstrip()
                   + ("" if r.satisfied_by != Satisfier.MISSING else f" ({r.reason})"))
     return EXIT_UNSATISFIED if graph.missing() else EXIT_OK
