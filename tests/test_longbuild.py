@@ -105,7 +105,7 @@ def boot_arm64_guest(prefix: Path) -> str:
          "max", "-m", "512", "-nographic", "-nic", "none", "-monitor", "none",
          "-no-reboot", "-kernel", guest / "Image", "-initrd", guest / "initramfs.cpio.gz",
          "-append", "console=ttyAMA0 rdinit=/init panic=-1 srcbuild.mode=check"], check=False,
-        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        capture_output=True, text=True, errors="replace", timeout=300, stdin=subprocess.DEVNULL)
     return boot.stdout
 
 
