@@ -218,6 +218,19 @@ def chain(root: Path) -> Path:
     return recipes
 
 
+def delta_recipe(recipes: Path, src: Path) -> Path:
+    """delta: the make program of ``make_prog`` (``src``), requiring pkgconfig:alpha."""
+    return recipe(recipes, "delta", f"""
+        version = "0.5"
+        requires = ["pkgconfig:alpha"]
+        provides = ["program:delta"]
+        [[source]]
+        path = "{src}"
+        [build]
+        system = "make"
+        """)
+
+
 def busy_pkg(root: Path, name: str, log: Path, units: int = 6, seconds: float = 0.4) -> Path:
     """A make package whose configure and each of ``units`` compile jobs record when they run.
 

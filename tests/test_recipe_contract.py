@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import tarball, tree
-from pkgfactory import autoreconf_pkg, autotools_lib, cmake_app, make_prog, recipe, run_log
+from pkgfactory import (
+    autoreconf_pkg,
+    autotools_lib,
+    cmake_app,
+    delta_recipe,
+    make_prog,
+    recipe,
+    run_log,
+)
 
 
 def requirement_keys(plan: dict, of: str) -> dict[str, dict]:
@@ -278,15 +286,7 @@ def test_group_check_gets_the_prefix_environment_and_its_files_are_hashed(sb, tm
 def test_uninstall_with_dependents(sb, tmp_path):
     recipes = consumer_recipes(tmp_path)
     d = make_prog(tmp_path / "pkgs")
-    recipe(recipes, "delta", f"""
-        version = "0.5"
-        requires = ["pkgconfig:alpha"]
-        provides = ["program:delta"]
-        [[source]]
-        path = "{d}"
-        [build]
-        system = "make"
-        """)
+    delta_recipe(recipes, d)
     sb("lab", "delta", "--recipes", str(recipes))
     cp = sb("uninstall", "alpha", check=2)
     assert "delta, the group lab installed in" in cp.stderr and "were built against alpha" \

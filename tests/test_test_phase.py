@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 
 from conftest import tree
-from pkgfactory import autotools_lib, cmake_tested, make_prog, recipe, run_log, with_check_target
+from pkgfactory import (
+    autotools_lib,
+    cmake_tested,
+    delta_recipe,
+    make_prog,
+    recipe,
+    run_log,
+    with_check_target,
+)
 
 
 def steps(sb) -> list[tuple[str, str]]:
@@ -34,15 +42,7 @@ def alpha_recipes(root: Path, passes: bool = True, extra: str = "") -> Path:
         system = "autotools"
         {extra}
         """)
-    recipe(recipes, "delta", f"""
-        version = "0.5"
-        requires = ["pkgconfig:alpha"]
-        provides = ["program:delta"]
-        [[source]]
-        path = "{d}"
-        [build]
-        system = "make"
-        """)
+    delta_recipe(recipes, d)
     return recipes
 
 
